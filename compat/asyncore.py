@@ -1,0 +1,625 @@
+"""Facade 1: the asyncore API of CPython 3.11, served by compat's core.
+
+Same names, same callbacks in the same order, same errors. What differs is
+underneath: ``loop()`` runs an asyncio event loop (epoll where available, so
+no fd limit and no O(all channels) pass), and that loop is shared with any
+asyncio code in the thread.
+"""
+import os
+import select
+import socket
+import sys
+import time
+import warnings
+from errno import (  # noqa: F401  (re-exported like asyncore did)
+    EAGAIN,
+    EALREADY,
+    EBADF,
+    ECONNABORTED,
+    ECONNRESET,
+    EINPROGRESS,
+    EINVAL,
+    EISCONN,
+    ENOTCONN,
+    EPIPE,
+    ESHUTDOWN,
+    EWOULDBLOCK,
+    errorcode,
+)
+from typing import Any, MutableMapping, Optional, Tuple
+
+from compat import core
+from compat.core import ExitNow
+
+__all__ = [
+    "ExitNow",
+    "socket_map",
+    "read",
+    "write",
+    "_exception",
+    "readwrite",
+    "poll",
+    "poll2",
+    "poll3",
+    "loop",
+    "dispatcher",
+    "dispatcher_with_send",
+    "compact_traceback",
+    "close_all",
+    "file_wrapper",
+    "file_dispatcher",
+]
+
+_DISCONNECTED = frozenset({ECONNRESET, ENOTCONN, ESHUTDOWN, ECONNABORTED, EPIPE, EBADF})
+_reraised_exceptions = core.REraised
+
+#: The default map, shared by every facade. A dict that reports changes.
+socket_map: core.ChannelMap = core.ChannelMap()
+
+_Map = MutableMapping[int, Any]
+
+
+def _strerror(err: int) -> str:
+    try:
+        return os.strerror(err)
+    except (ValueError, OverflowError, NameError):
+        return errorcode.get(err, "Unknown error %s" % err)
+
+
+# ---------------------------------------------------------------------------
+# Dispatch helpers (asyncore's error rules)
+# ---------------------------------------------------------------------------
+
+
+def read(obj: Any) -> None:
+    """Call ``obj.handle_read_event()``; errors go to ``obj.handle_error()``."""
+    try:
+        obj.handle_read_event()
+    except _reraised_exceptions:
+        raise
+    except BaseException:
+        obj.handle_error()
+
+
+def write(obj: Any) -> None:
+    """Call ``obj.handle_write_event()``; errors go to ``obj.handle_error()``."""
+    try:
+        obj.handle_write_event()
+    except _reraised_exceptions:
+        raise
+    except BaseException:
+        obj.handle_error()
+
+
+def _exception(obj: Any) -> None:
+    """Call ``obj.handle_expt_event()``; errors go to ``obj.handle_error()``."""
+    try:
+        obj.handle_expt_event()
+    except _reraised_exceptions:
+        raise
+    except BaseException:
+        obj.handle_error()
+
+
+def readwrite(obj: Any, flags: int) -> None:
+    """Dispatch poll() ``flags`` for ``obj`` as asyncore's poll2 pass does."""
+    try:
+        if flags & select.POLLIN:
+            obj.handle_read_event()
+        if flags & select.POLLOUT:
+            obj.handle_write_event()
+        if flags & select.POLLPRI:
+            obj.handle_expt_event()
+        if flags & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+            obj.handle_close()
+    except OSError as e:
+        if e.errno not in _DISCONNECTED:
+            obj.handle_error()
+        else:
+            obj.handle_close()
+    except _reraised_exceptions:
+        raise
+    except BaseException:
+        obj.handle_error()
+
+
+# ---------------------------------------------------------------------------
+# The loop
+# ---------------------------------------------------------------------------
+
+
+def poll(timeout: float = 0.0, map: Optional[_Map] = None) -> None:
+    """One pass: wait up to ``timeout`` seconds, dispatch what is ready."""
+    if map is None:
+        map = socket_map
+    core.serve(map, timeout, count=1)
+
+
+def poll2(timeout: float = 0.0, map: Optional[_Map] = None) -> None:
+    """One pass, as :func:`poll` (the core always uses the best selector)."""
+    if map is None:
+        map = socket_map
+    core.serve(map, timeout, count=1)
+
+
+poll3 = poll2
+
+
+def loop(
+    timeout: float = 30.0,
+    use_poll: bool = False,
+    map: Optional[_Map] = None,
+    count: Optional[int] = None,
+) -> None:
+    """Serve ``map`` until it is empty, or for ``count`` passes.
+
+    ``use_poll`` is accepted for compatibility; the core always uses the best
+    selector of the platform (epoll on Linux), with no limit on fd numbers.
+    """
+    if map is None:
+        map = socket_map
+    core.serve(map, timeout, count)
+
+
+# ---------------------------------------------------------------------------
+# dispatcher
+# ---------------------------------------------------------------------------
+
+
+class dispatcher:
+    """A socket wrapper whose events are delivered by ``loop()``."""
+
+    debug = False
+    connected = False
+    accepting = False
+    connecting = False
+    closing = False
+    addr: Any = None
+    ignore_log_types = frozenset({"warning"})
+    #: Set TCP_NODELAY on TCP sockets, as asyncio does since 3.7: without it a
+    #: request/response exchange of large messages stalls ~40 ms per message
+    #: on Nagle + delayed ACK. Set to False in a subclass for 3.11's wire
+    #: behaviour.
+    tcp_nodelay = True
+
+    def __init__(self, sock: Optional[socket.socket] = None, map: Optional[_Map] = None) -> None:
+        self._map = socket_map if map is None else map
+        self._fileno: Optional[int] = None
+        if sock:
+            sock.setblocking(False)
+            self.set_socket(sock, map)
+            self.connected = True
+            try:
+                self.addr = sock.getpeername()
+            except OSError as err:
+                if err.errno in (ENOTCONN, EINVAL):
+                    # An unconnected socket was handed in: not an error.
+                    self.connected = False
+                else:
+                    # Broken socket: take it out of the map before it is polled.
+                    self.del_channel(map)
+                    raise
+            self._sync_interest()
+        else:
+            self.socket = None
+
+    def __repr__(self) -> str:
+        status = [self.__class__.__module__ + "." + self.__class__.__qualname__]
+        if self.accepting and self.addr:
+            status.append("listening")
+        elif self.connected:
+            status.append("connected")
+        if self.addr is not None:
+            try:
+                status.append("%s:%d" % self.addr)
+            except TypeError:
+                status.append(repr(self.addr))
+        return "<%s at %#x>" % (" ".join(status), id(self))
+
+    # -- the map ---------------------------------------------------------------
+
+    def add_channel(self, map: Optional[_Map] = None) -> None:
+        """Put this channel in ``map`` (default: its own map)."""
+        if map is None:
+            map = self._map
+        map[self._fileno] = self  # type: ignore[index]
+        core.notify_added(map, self._fileno, self)  # type: ignore[arg-type]
+
+    def del_channel(self, map: Optional[_Map] = None) -> None:
+        """Take this channel out of ``map``; its fd is unregistered first."""
+        fd = self._fileno
+        if map is None:
+            map = self._map
+        if fd in map:
+            obj = map[fd]
+            del map[fd]
+            core.notify_removed(map, fd, obj)  # type: ignore[arg-type]
+        self._fileno = None
+
+    def _sync_interest(self) -> None:
+        """Tell the core this channel's buffers or state changed."""
+        core.sync(self._map, self._fileno, self)
+
+    # -- sockets ---------------------------------------------------------------
+
+    def create_socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM) -> None:
+        """Create a non-blocking socket and add the channel to its map."""
+        self.family_and_type = family, type
+        sock = socket.socket(family, type)
+        sock.setblocking(False)
+        self.set_socket(sock)
+
+    def set_socket(self, sock: socket.socket, map: Optional[_Map] = None) -> None:
+        """Adopt ``sock`` and add the channel to ``map``."""
+        self.socket = sock
+        self._fileno = sock.fileno()
+        if self.tcp_nodelay:
+            _set_nodelay(sock)
+        self.add_channel(map)
+
+    def set_reuse_addr(self) -> None:
+        """Set SO_REUSEADDR, ignoring errors, as asyncore did."""
+        try:
+            self.socket.setsockopt(
+                socket.SOL_SOCKET,
+                socket.SO_REUSEADDR,
+                self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) | 1,
+            )
+        except OSError:
+            pass
+
+    def readable(self) -> bool:
+        """Whether ``loop()`` should wait for this channel to be readable."""
+        return True
+
+    def writable(self) -> bool:
+        """Whether ``loop()`` should wait for this channel to be writable."""
+        return True
+
+    def listen(self, num: int) -> None:
+        """Start accepting connections."""
+        self.accepting = True
+        if os.name == "nt" and num > 5:
+            num = 5
+        result = self.socket.listen(num)
+        self._sync_interest()
+        return result
+
+    def bind(self, addr: Any) -> None:
+        """Bind the socket to ``addr``."""
+        self.addr = addr
+        return self.socket.bind(addr)
+
+    def connect(self, address: Any) -> None:
+        """Start a non-blocking connect; ``handle_connect`` runs when it completes."""
+        self.connected = False
+        self.connecting = True
+        err = self.socket.connect_ex(address)
+        if err in (EINPROGRESS, EALREADY, EWOULDBLOCK) or (err == EINVAL and os.name == "nt"):
+            self.addr = address
+            self._sync_interest()
+            return
+        if err in (0, EISCONN):
+            self.addr = address
+            self.handle_connect_event()
+            self._sync_interest()
+        else:
+            raise OSError(err, errorcode[err])
+
+    def accept(self) -> Optional[Tuple[socket.socket, Any]]:
+        """Accept a connection; None when there was none to accept."""
+        try:
+            conn, addr = self.socket.accept()
+        except TypeError:
+            return None
+        except OSError as why:
+            if why.errno in (EWOULDBLOCK, ECONNABORTED, EAGAIN):
+                return None
+            raise
+        return conn, addr
+
+    def send(self, data: Any) -> int:
+        """Send what the socket takes now; 0 when it would block."""
+        try:
+            return self.socket.send(data)
+        except OSError as why:
+            if why.errno == EWOULDBLOCK:
+                return 0
+            if why.errno in _DISCONNECTED:
+                self.handle_close()
+                return 0
+            raise
+
+    def recv(self, buffer_size: int) -> bytes:
+        """Receive up to ``buffer_size`` bytes; b'' (and handle_close) on disconnect."""
+        try:
+            data = self.socket.recv(buffer_size)
+        except OSError as why:
+            if why.errno in _DISCONNECTED:
+                self.handle_close()
+                return b""
+            raise
+        if not data:
+            # A closed connection shows as readable with nothing to read.
+            self.handle_close()
+            return b""
+        return data
+
+    def close(self) -> None:
+        """Leave the map (unregistering the fd first), then close the socket."""
+        loop = core.in_other_thread(self._map)
+        if loop is not None:
+            # The serving thread may be polling this fd right now: let it
+            # unregister and close, so the fd number cannot be reused between.
+            loop.call_soon_threadsafe(self.close)
+            return
+        self.connected = False
+        self.accepting = False
+        self.connecting = False
+        self.del_channel()
+        if self.socket is not None:
+            try:
+                self.socket.close()
+            except OSError as why:
+                if why.errno not in (ENOTCONN, EBADF):
+                    raise
+
+    # -- logging ---------------------------------------------------------------
+
+    def log(self, message: Any) -> None:
+        """Log a 'hit' to stderr."""
+        sys.stderr.write("log: %s\n" % str(message))
+
+    def log_info(self, message: Any, type: str = "info") -> None:
+        """Print an informational message unless its type is ignored."""
+        if type not in self.ignore_log_types:
+            print("%s: %s" % (type, message))
+
+    # -- events ----------------------------------------------------------------
+
+    def handle_read_event(self) -> None:
+        """The socket is readable: accept, finish a connect, or read."""
+        if self.accepting:
+            self.handle_accept()
+        elif not self.connected:
+            if self.connecting:
+                self.handle_connect_event()
+            self.handle_read()
+        else:
+            self.handle_read()
+
+    def handle_connect_event(self) -> None:
+        """A connect finished: raise its error, or call handle_connect."""
+        err = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err != 0:
+            raise OSError(err, _strerror(err))
+        self.handle_connect()
+        self.connected = True
+        self.connecting = False
+
+    def handle_write_event(self) -> None:
+        """The socket is writable: finish a connect, then write."""
+        if self.accepting:
+            return  # a listening socket has nothing to write
+        if not self.connected and self.connecting:
+            self.handle_connect_event()
+        self.handle_write()
+
+    def handle_expt_event(self) -> None:
+        """An exceptional condition: close on a socket error, else handle_expt."""
+        err = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err != 0:
+            self.handle_close()
+        else:
+            self.handle_expt()
+
+    def handle_error(self) -> None:
+        """Log the compact traceback of the current exception and close."""
+        nil, t, v, tbinfo = compact_traceback()
+        try:
+            self_repr = repr(self)
+        except BaseException:
+            self_repr = "<__repr__(self) failed for object at %0x>" % id(self)
+        self.log_info(
+            "uncaptured python exception, closing channel %s (%s:%s %s)" % (self_repr, t, v, tbinfo),
+            "error",
+        )
+        self.handle_close()
+
+    def handle_expt(self) -> None:
+        """Urgent (OOB) data arrived; override to read it."""
+        self.log_info("unhandled incoming priority event", "warning")
+
+    def handle_read(self) -> None:
+        """Data can be read; override."""
+        self.log_info("unhandled read event", "warning")
+
+    def handle_write(self) -> None:
+        """Data can be written; override."""
+        self.log_info("unhandled write event", "warning")
+
+    def handle_connect(self) -> None:
+        """The connection is established; override."""
+        self.log_info("unhandled connect event", "warning")
+
+    def handle_accept(self) -> None:
+        """A connection is waiting: accept it and call handle_accepted."""
+        pair = self.accept()
+        if pair is not None:
+            self.handle_accepted(*pair)
+
+    def handle_accepted(self, sock: socket.socket, addr: Any) -> None:
+        """A connection was accepted; override to serve ``sock``."""
+        sock.close()
+        self.log_info("unhandled accepted event", "warning")
+
+    def handle_close(self) -> None:
+        """The peer closed or an error occurred; closes the channel."""
+        self.log_info("unhandled close event", "warning")
+        self.close()
+
+
+def _set_nodelay(sock: Any) -> None:
+    if getattr(sock, "type", None) == socket.SOCK_STREAM and getattr(sock, "family", None) in (
+        socket.AF_INET,
+        socket.AF_INET6,
+    ):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # not connected yet on some platforms; harmless
+
+
+class dispatcher_with_send(dispatcher):
+    """A dispatcher with an output buffer: ``send()`` never loses data."""
+
+    def __init__(self, sock: Optional[socket.socket] = None, map: Optional[_Map] = None) -> None:
+        self._out = b""
+        dispatcher.__init__(self, sock, map)
+
+    # Writer interest follows the buffer: assigning it (as subclasses do)
+    # tells the core when it goes from empty to non-empty and back.
+    @property
+    def out_buffer(self) -> bytes:
+        return self._out
+
+    @out_buffer.setter
+    def out_buffer(self, value: bytes) -> None:
+        was = bool(self.__dict__.get("_out"))
+        self._out = value
+        if was != bool(value) and "_map" in self.__dict__:
+            self._sync_interest()
+
+    def initiate_send(self) -> None:
+        """Send as much of the buffer as the socket takes now."""
+        num_sent = dispatcher.send(self, self._out[:65536])
+        self.out_buffer = self._out[num_sent:]
+
+    def handle_write(self) -> None:
+        """Flush the buffer."""
+        self.initiate_send()
+
+    def writable(self) -> bool:
+        """Writable while connecting or while the buffer holds data."""
+        return (not self.connected) or len(self._out) > 0
+
+    def send(self, data: Any) -> None:  # type: ignore[override]
+        """Queue ``data`` and send what the socket takes now."""
+        if self.debug:
+            self.log_info("sending %s" % repr(data))
+        self.out_buffer = self._out + data
+        self.initiate_send()
+
+
+# Their repr and pickling name the module legacy code imported them from.
+dispatcher.__module__ = dispatcher_with_send.__module__ = "asyncore"
+
+core.register_stock_predicates(dispatcher.readable, dispatcher.writable, dispatcher_with_send.writable)
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+
+def compact_traceback() -> Tuple[Tuple[str, str, str], Any, Any, str]:
+    """The current exception as ((file, function, line), type, value, info)."""
+    t, v, tb = sys.exc_info()
+    if not tb:
+        raise AssertionError("traceback does not exist")
+    frames = []
+    while tb:
+        code = tb.tb_frame.f_code
+        frames.append((code.co_filename, code.co_name, str(tb.tb_lineno)))
+        tb = tb.tb_next
+    info = " ".join("[%s|%s|%s]" % frame for frame in frames)
+    return frames[-1], t, v, info
+
+
+def close_all(map: Optional[_Map] = None, ignore_all: bool = False) -> None:
+    """Close every channel of ``map`` and empty it."""
+    if map is None:
+        map = socket_map
+    for x in list(map.values()):
+        try:
+            x.close()
+        except OSError as err:
+            if err.errno == EBADF:
+                pass
+            elif not ignore_all:
+                raise
+        except _reraised_exceptions:
+            raise
+        except BaseException:
+            if not ignore_all:
+                raise
+    for fd, obj in list(map.items()):
+        core.notify_removed(map, fd, obj)
+    map.clear()
+
+
+# ---------------------------------------------------------------------------
+# Files (pipes, ttys) as channels
+# ---------------------------------------------------------------------------
+
+if os.name == "posix":
+
+    class file_wrapper:
+        """Just enough of a socket around a dup of a file descriptor."""
+
+        def __init__(self, fd: int) -> None:
+            self.fd = os.dup(fd)
+
+        def __del__(self) -> None:
+            if self.fd >= 0:
+                warnings.warn("unclosed file %r" % self, ResourceWarning, source=self)
+            self.close()
+
+        def recv(self, *args: Any) -> bytes:
+            """Read from the fd."""
+            return os.read(self.fd, *args)
+
+        def send(self, *args: Any) -> int:
+            """Write to the fd."""
+            return os.write(self.fd, *args)
+
+        def getsockopt(self, level: int, optname: int, buflen: Optional[int] = None) -> int:
+            """Only SO_ERROR, always 0: what dispatcher asks of a socket."""
+            if level == socket.SOL_SOCKET and optname == socket.SO_ERROR and not buflen:
+                return 0
+            raise NotImplementedError("Only asyncore specific behaviour implemented.")
+
+        read = recv
+        write = send
+
+        def close(self) -> None:
+            """Close the fd (idempotent)."""
+            if self.fd < 0:
+                return
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+        def fileno(self) -> int:
+            """The wrapped fd."""
+            return self.fd
+
+    class file_dispatcher(dispatcher):
+        """A dispatcher over a pipe or other file descriptor."""
+
+        def __init__(self, fd: Any, map: Optional[_Map] = None) -> None:
+            dispatcher.__init__(self, None, map)
+            self.connected = True
+            try:
+                fd = fd.fileno()
+            except AttributeError:
+                pass
+            self.set_file(fd)
+            os.set_blocking(fd, False)
+
+        def set_file(self, fd: int) -> None:
+            """Wrap ``fd`` and add the channel to its map."""
+            self.socket = file_wrapper(fd)  # type: ignore[assignment]
+            self._fileno = self.socket.fileno()
+            self.add_channel()
+
+    file_wrapper.__module__ = file_dispatcher.__module__ = "asyncore"

@@ -1,0 +1,703 @@
+"""The one event loop core: asyncore-style channel maps served by asyncio.
+
+A *channel* is any object with ``readable()``, ``writable()``, ``accepting``
+and the ``handle_*_event()`` methods of an asyncore dispatcher. A *map* is a
+dict ``{fd: channel}``. A :class:`Server` binds one map to one asyncio loop:
+it registers each channel's interest with ``add_reader``/``add_writer`` and
+dispatches the loop's callbacks to the channel with asyncore's error rules.
+
+Interest is cached per fd and changed only when it changes. Channels whose
+predicates are the stock ones (registered by the facades through
+:func:`register_stock_predicates`) are re-asked only after their own events
+and on state changes the facades report (``sync``); channels that override
+``readable()``/``writable()`` are asked before every poll, through a selector
+hook on loops the core created, or after every dispatch (and every
+``timeout``) on loops it did not create, such as uvloop's.
+"""
+import asyncio
+import atexit
+import selectors
+import select
+import threading
+import warnings
+from typing import Any, Callable, Dict, MutableMapping, Optional, Set
+
+__all__ = [
+    "ExitNow",
+    "ChannelMap",
+    "Server",
+    "serve",
+    "server_of",
+    "thread_loop",
+    "register_stock_predicates",
+]
+
+
+class ExitNow(Exception):
+    """Raised by a handler to make ``loop()`` return at once."""
+
+
+# Exceptions that leave loop() instead of going to the channel's handle_error.
+REraised = (ExitNow, KeyboardInterrupt, SystemExit)
+
+_stock_predicates: Set[Callable[..., Any]] = set()
+_polled_by_class: Dict[type, bool] = {}
+
+
+def register_stock_predicates(*funcs: Callable[..., Any]) -> None:
+    """Declare predicate functions whose answer changes only on reported events."""
+    _stock_predicates.update(funcs)
+    _polled_by_class.clear()
+
+
+def _is_polled(obj: Any) -> bool:
+    """True when the channel's predicates must be asked before every poll."""
+    cls = type(obj)
+    polled = _polled_by_class.get(cls)
+    if polled is None:
+        polled = not (
+            getattr(cls, "readable", None) in _stock_predicates
+            and getattr(cls, "writable", None) in _stock_predicates
+        )
+        _polled_by_class[cls] = polled
+    if not polled:
+        own = getattr(obj, "__dict__", None)
+        if own and ("readable" in own or "writable" in own):
+            return True
+    return polled
+
+
+# ---------------------------------------------------------------------------
+# The map
+# ---------------------------------------------------------------------------
+
+
+class ChannelMap(dict):
+    """A ``{fd: channel}`` dict that tells its server when channels come and go."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.server = Server(self)
+
+    def __setitem__(self, fd: int, obj: Any) -> None:
+        old = dict.get(self, fd)
+        dict.__setitem__(self, fd, obj)
+        if old is not None and old is not obj:
+            self.server.removed(fd, old)
+        if old is not obj:
+            self.server.added(fd, obj)
+
+    def __delitem__(self, fd: int) -> None:
+        obj = dict.pop(self, fd)
+        self.server.removed(fd, obj)
+
+    def pop(self, fd: int, *default: Any) -> Any:  # type: ignore[override]
+        """Remove ``fd`` and return its channel (``default`` if absent)."""
+        if fd not in self:
+            return dict.pop(self, fd, *default)
+        obj = dict.pop(self, fd)
+        self.server.removed(fd, obj)
+        return obj
+
+    def popitem(self) -> Any:
+        """Remove and return the last ``(fd, channel)`` pair."""
+        fd, obj = dict.popitem(self)
+        self.server.removed(fd, obj)
+        return fd, obj
+
+    def setdefault(self, fd: int, default: Any = None) -> Any:
+        """Return the channel at ``fd``, adding ``default`` there if absent."""
+        if fd not in self:
+            self[fd] = default
+        return dict.__getitem__(self, fd)
+
+    def update(self, *args: Any, **kw: Any) -> None:
+        """Add several channels at once."""
+        for fd, obj in dict(*args, **kw).items():
+            self[fd] = obj
+
+    def clear(self) -> None:
+        """Remove every channel."""
+        items = list(self.items())
+        dict.clear(self)
+        for fd, obj in items:
+            self.server.removed(fd, obj)
+
+    def __ior__(self, other: Any) -> "ChannelMap":
+        self.update(other)
+        return self
+
+    def copy(self) -> Dict[int, Any]:
+        """A plain dict snapshot (copies are not served)."""
+        return dict(self)
+
+    def __reduce__(self) -> Any:
+        return (dict, (dict(self),))
+
+
+# Servers of plain-dict maps, by id(map), while they are attached to a loop.
+_plain_servers: Dict[int, "Server"] = {}
+
+
+def server_of(map: MutableMapping[int, Any]) -> Optional["Server"]:
+    """The server bound to ``map``, or None when nothing serves it yet."""
+    if isinstance(map, ChannelMap):
+        return map.server
+    server = _plain_servers.get(id(map))
+    if server is not None and server.map is map:
+        return server
+    return None
+
+
+def _server_for(map: MutableMapping[int, Any]) -> "Server":
+    server = server_of(map)
+    if server is None:
+        server = Server(map)
+        _plain_servers[id(map)] = server
+    return server
+
+
+def notify_added(map: MutableMapping[int, Any], fd: int, obj: Any) -> None:
+    """A facade added ``obj`` to a plain-dict ``map`` (ChannelMap reports itself)."""
+    if isinstance(map, ChannelMap):
+        return
+    server = server_of(map)
+    if server is None:
+        if asyncio._get_running_loop() is None:
+            return
+        server = _server_for(map)  # mixed mode: a private map inside asyncio code
+    server.added(fd, obj)
+
+
+def notify_removed(map: MutableMapping[int, Any], fd: int, obj: Any) -> None:
+    """A facade removed ``obj`` from a plain-dict ``map``."""
+    if isinstance(map, ChannelMap):
+        return
+    server = server_of(map)
+    if server is not None:
+        server.removed(fd, obj)
+
+
+def sync(map: MutableMapping[int, Any], fd: Optional[int], obj: Any) -> None:
+    """Re-read ``obj``'s predicates now: its buffers or state changed."""
+    server = server_of(map)
+    if server is not None and fd is not None:
+        server.sync_fd(fd, obj)
+
+
+def in_other_thread(map: MutableMapping[int, Any]) -> Optional[asyncio.AbstractEventLoop]:
+    """The loop serving ``map`` if it is running in another thread, else None."""
+    server = server_of(map)
+    if server is None or server.loop is None:
+        return None
+    if server.thread == threading.get_ident() or not server.loop.is_running():
+        return None
+    return server.loop
+
+
+# ---------------------------------------------------------------------------
+# Interest bookkeeping and dispatch
+# ---------------------------------------------------------------------------
+
+
+class _Entry:
+    """What the server registered for one fd."""
+
+    __slots__ = ("fd", "obj", "r", "w", "file", "ticking")
+
+    def __init__(self, fd: int, obj: Any) -> None:
+        self.fd = fd
+        self.obj = obj
+        self.r = False
+        self.w = False
+        self.file = False  # a regular file: always ready, never registered
+        self.ticking = False
+
+
+class _Run:
+    """State of one ``serve()`` call: how it stops and what it re-raises."""
+
+    __slots__ = ("pass_mode", "exc")
+
+    def __init__(self, pass_mode: bool) -> None:
+        self.pass_mode = pass_mode
+        self.exc: Optional[BaseException] = None
+
+
+_EPOLL = getattr(select, "epoll", None)
+_PRI = getattr(select, "EPOLLPRI", 0)
+_HUP = getattr(select, "EPOLLHUP", 0) | getattr(select, "EPOLLERR", 0)
+_ET = getattr(select, "EPOLLET", 0)
+
+
+class Server:
+    """Serves one channel map on one asyncio loop."""
+
+    def __init__(self, map: MutableMapping[int, Any]) -> None:
+        self.map = map
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self.thread: Optional[int] = None
+        self.entries: Dict[int, _Entry] = {}
+        self.polled: Dict[int, _Entry] = {}
+        self.hooked = False
+        self._selector: Optional[HookedSelector] = None
+        self.run: Optional[_Run] = None
+        self._resync_pending = False
+        # Exceptional conditions (OOB data, hang-up while not polled) have no
+        # add_reader twin: a private edge-triggered epoll, itself a reader.
+        self._pri: Any = None
+
+    def __repr__(self) -> str:
+        return f"<compat.core.Server of {len(self.map)} channels on {self.loop!r}>"
+
+    # -- binding to a loop ---------------------------------------------------
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Register every channel of the map on ``loop``."""
+        if self.loop is loop and not loop.is_closed():
+            self.thread = threading.get_ident()
+            return
+        if self.loop is not None and self.loop.is_running() and not self.loop.is_closed():
+            raise RuntimeError(
+                "this channel map is already being served by an event loop running "
+                "in another thread; serve it from one thread at a time"
+            )
+        self.detach()
+        self.loop = loop
+        self.thread = threading.get_ident()
+        selector = getattr(loop, "_selector", None)
+        self.hooked = isinstance(selector, HookedSelector)
+        if self.hooked:
+            selector.servers.append(self)
+            self._selector = selector
+        if not isinstance(self.map, ChannelMap):
+            _plain_servers[id(self.map)] = self
+        for fd, obj in list(self.map.items()):
+            self._register(fd, obj)
+
+    def detach(self) -> None:
+        """Drop every registration; the map is no longer served."""
+        loop = self.loop
+        if loop is None:
+            return
+        self.loop = None
+        if not loop.is_closed():
+            for entry in self.entries.values():
+                if entry.file:
+                    continue
+                if entry.r:
+                    loop.remove_reader(entry.fd)
+                if entry.w:
+                    loop.remove_writer(entry.fd)
+            if self._pri is not None:
+                loop.remove_reader(self._pri.fileno())
+        if self._pri is not None:
+            self._pri.close()
+            self._pri = None
+        self.entries.clear()
+        self.polled.clear()
+        if self.hooked and self in self._selector.servers:
+            self._selector.servers.remove(self)
+        self.hooked = False
+        self._selector = None
+        if _plain_servers.get(id(self.map)) is self:
+            del _plain_servers[id(self.map)]
+
+    def reconcile(self) -> None:
+        """Catch up with direct edits of a plain-dict map (no notifications)."""
+        entries = self.entries
+        for fd in [fd for fd, e in entries.items() if self.map.get(fd) is not e.obj]:
+            self._unregister(entries[fd])
+        for fd, obj in list(self.map.items()):
+            if fd not in entries:
+                self._register(fd, obj)
+
+    def _usable_loop(self) -> Optional[asyncio.AbstractEventLoop]:
+        """The loop to register on now, moving to a running loop if needed."""
+        loop = self.loop
+        running = asyncio._get_running_loop()
+        if running is not None and running is not loop:
+            if loop is None or loop.is_closed() or not loop.is_running():
+                self.attach(running)
+                return None  # attach registered everything already
+        if loop is not None and loop.is_closed():
+            self.detach()
+            return None
+        return loop
+
+    # -- channels coming and going ------------------------------------------
+
+    def added(self, fd: int, obj: Any) -> None:
+        """``obj`` was put in the map at ``fd``."""
+        loop = self._usable_loop()
+        if loop is None:
+            return
+        if self.thread != threading.get_ident() and loop.is_running():
+            loop.call_soon_threadsafe(self._added_later, fd, obj)
+            return
+        self._register(fd, obj)
+
+    def _added_later(self, fd: int, obj: Any) -> None:
+        if self.loop is not None and self.map.get(fd) is obj:
+            self._register(fd, obj)
+
+    def removed(self, fd: int, obj: Any) -> None:
+        """``obj`` left the map: unregister before its socket closes."""
+        entry = self.entries.get(fd)
+        if entry is None or entry.obj is not obj:
+            return
+        loop = self.loop
+        if loop is not None and self.thread != threading.get_ident() and loop.is_running():
+            loop.call_soon_threadsafe(self._removed_later, entry)
+            return
+        self._unregister(entry)
+
+    def _removed_later(self, entry: _Entry) -> None:
+        if self.entries.get(entry.fd) is entry:
+            self._unregister(entry)
+
+    def _register(self, fd: int, obj: Any) -> None:
+        old = self.entries.get(fd)
+        if old is not None:
+            if old.obj is obj:
+                self.sync_entry(old)
+                return
+            self._unregister(old)
+        entry = _Entry(fd, obj)
+        self.entries[fd] = entry
+        if _is_polled(obj):
+            self.polled[fd] = entry
+        self._pri_register(fd)
+        self.sync_entry(entry)
+
+    def _unregister(self, entry: _Entry) -> None:
+        fd = entry.fd
+        del self.entries[fd]
+        self.polled.pop(fd, None)
+        loop = self.loop
+        if loop is not None and not loop.is_closed() and not entry.file:
+            if entry.r:
+                loop.remove_reader(fd)
+            if entry.w:
+                loop.remove_writer(fd)
+        entry.r = entry.w = False
+        if self._pri is not None:
+            try:
+                self._pri.unregister(fd)
+            except OSError:
+                pass
+        run = self.run
+        if run is not None and not self.map and loop is not None:
+            loop.stop()  # loop() returns once the map is empty
+
+    # -- interest ------------------------------------------------------------
+
+    def sync_fd(self, fd: int, obj: Any) -> None:
+        """Re-read the predicates of the channel at ``fd`` (any thread)."""
+        entry = self.entries.get(fd)
+        if entry is None or entry.obj is not obj:
+            return
+        loop = self.loop
+        if loop is not None and self.thread != threading.get_ident() and loop.is_running():
+            loop.call_soon_threadsafe(self._sync_later, entry)
+            return
+        self.sync_entry(entry)
+
+    def _sync_later(self, entry: _Entry) -> None:
+        if self.entries.get(entry.fd) is entry:
+            self.sync_entry(entry)
+
+    def sync_entry(self, entry: _Entry) -> None:
+        """Make the registered interest match the channel's predicates."""
+        obj = entry.obj
+        r = bool(obj.readable())
+        w = bool(obj.writable()) and not obj.accepting
+        loop = self.loop
+        if loop is None:
+            return
+        if entry.file:
+            entry.r, entry.w = r, w
+            if (r or w) and not entry.ticking:
+                entry.ticking = True
+                loop.call_soon(self._file_tick, entry)
+            return
+        fd = entry.fd
+        try:
+            if r != entry.r:
+                if r:
+                    loop.add_reader(fd, self._on_read, entry)
+                else:
+                    loop.remove_reader(fd)
+                entry.r = r
+            if w != entry.w:
+                if w:
+                    loop.add_writer(fd, self._on_write, entry)
+                else:
+                    loop.remove_writer(fd)
+                entry.w = w
+        except PermissionError:
+            # A regular file: epoll refuses it, select() calls it always
+            # ready. Deliver its events from the ready queue instead.
+            if entry.r:
+                loop.remove_reader(fd)
+            entry.file = True
+            entry.r = entry.w = False
+            self.sync_entry(entry)
+        except (OSError, ValueError):
+            # The fd is closed or invalid (closed behind our back): poll()
+            # would report POLLNVAL, which asyncore turns into handle_close.
+            loop.call_soon(self._invalid_fd, entry)
+
+    def _file_tick(self, entry: _Entry) -> None:
+        entry.ticking = False
+        if self.entries.get(entry.fd) is not entry:
+            return
+        if entry.r:
+            self._dispatch(entry, "handle_read_event")
+        if entry.w and self.entries.get(entry.fd) is entry:
+            self._dispatch(entry, "handle_write_event")
+        if (entry.r or entry.w) and not entry.ticking and self.loop is not None:
+            entry.ticking = True
+            self.loop.call_soon(self._file_tick, entry)
+
+    def _invalid_fd(self, entry: _Entry) -> None:
+        if self.entries.get(entry.fd) is entry:
+            self._unregister(entry)
+            self._dispatch(entry, "handle_close")
+
+    def prepare(self) -> None:
+        """Ask the overriding channels their predicates (before each poll)."""
+        for entry in list(self.polled.values()):
+            if self.entries.get(entry.fd) is entry:
+                self.sync_entry(entry)
+
+    def _resync_polled(self) -> None:
+        self._resync_pending = False
+        if self.loop is not None:
+            self.prepare()
+
+    # -- dispatch ------------------------------------------------------------
+
+    def _on_read(self, entry: _Entry) -> None:
+        self._dispatch(entry, "handle_read_event")
+
+    def _on_write(self, entry: _Entry) -> None:
+        self._dispatch(entry, "handle_write_event")
+
+    def _dispatch(self, entry: _Entry, method: str) -> None:
+        run = self.run
+        if run is not None and run.exc is not None:
+            return  # loop() is leaving; level-triggered events come back
+        obj = entry.obj
+        try:
+            getattr(obj, method)()
+        except REraised as exc:
+            self._leave(exc)
+            return
+        except BaseException:
+            try:
+                obj.handle_error()
+            except BaseException as exc:
+                self._leave(exc)
+                return
+        if self.entries.get(entry.fd) is entry:
+            self.sync_entry(entry)
+        if run is not None and run.pass_mode:
+            self.loop.stop()  # type: ignore[union-attr]
+        if self.polled and not self.hooked and not self._resync_pending:
+            self._resync_pending = True
+            self.loop.call_soon(self._resync_polled)  # type: ignore[union-attr]
+
+    def _leave(self, exc: BaseException) -> None:
+        run = self.run
+        if run is None:
+            raise exc
+        run.exc = exc
+        self.loop.stop()  # type: ignore[union-attr]
+
+    # -- exceptional conditions ---------------------------------------------
+
+    def _pri_register(self, fd: int) -> None:
+        if _EPOLL is None or self.loop is None:
+            return
+        if self._pri is None:
+            self._pri = _EPOLL()
+            self.loop.add_reader(self._pri.fileno(), self._on_pri)
+        try:
+            self._pri.register(fd, _PRI | _ET)
+        except FileExistsError:
+            self._pri.modify(fd, _PRI | _ET)
+        except OSError:
+            pass  # e.g. a regular file: no exceptional condition to watch
+
+    def _on_pri(self) -> None:
+        pri = self._pri
+        if pri is None:
+            return
+        for fd, events in pri.poll(0):
+            entry = self.entries.get(fd)
+            if entry is None:
+                continue
+            if events & _PRI:
+                self._dispatch(entry, "handle_expt_event")
+            elif events & _HUP and not (entry.r or entry.w):
+                # Nobody polls this fd for read or write, so only here can
+                # the hang-up be seen; poll() semantics: handle_close.
+                self._dispatch(entry, "handle_close")
+
+
+# ---------------------------------------------------------------------------
+# Loops
+# ---------------------------------------------------------------------------
+
+
+class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The default selector, asking the overriding channels before each poll."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.servers: list = []
+
+    def select(self, timeout: Optional[float] = None) -> Any:
+        """Run every server's prepare hook, then poll."""
+        for server in self.servers:
+            if server.polled:
+                server.prepare()
+        return super().select(timeout)
+
+
+class _OwnedLoop:
+    """Closes the loop the core made for a thread when that thread ends."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def close(self) -> None:
+        loop = self.loop
+        if not loop.is_closed() and not loop.is_running():
+            loop.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+_local = threading.local()
+_main_owned: list = []
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    policy = asyncio.get_event_loop_policy()
+    if type(policy) is asyncio.DefaultEventLoopPolicy:
+        return asyncio.SelectorEventLoop(HookedSelector())
+    return policy.new_event_loop()  # uvloop or an application's policy
+
+
+def _current_loop() -> Optional[asyncio.AbstractEventLoop]:
+    """The loop set for this thread, without creating one."""
+    policy = asyncio.get_event_loop_policy()
+    local = getattr(policy, "_local", None)
+    if local is not None and hasattr(local, "_loop"):
+        return local._loop
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            return policy.get_event_loop()
+        except RuntimeError:
+            return None
+
+
+def thread_loop() -> asyncio.AbstractEventLoop:
+    """This thread's loop: the running one, the current one, or a new one."""
+    running = asyncio._get_running_loop()
+    if running is not None:
+        return running
+    loop = _current_loop()
+    if loop is not None and not loop.is_closed():
+        return loop
+    owned = getattr(_local, "owned", None)
+    if owned is None or owned.loop.is_closed():
+        owned = _OwnedLoop(_new_loop())
+        _local.owned = owned
+        if threading.current_thread() is threading.main_thread():
+            _main_owned.append(owned)
+    asyncio.set_event_loop(owned.loop)
+    return owned.loop
+
+
+@atexit.register
+def _close_main_loops() -> None:
+    while _main_owned:
+        _main_owned.pop().close()
+
+
+# ---------------------------------------------------------------------------
+# loop()
+# ---------------------------------------------------------------------------
+
+
+def serve(map: MutableMapping[int, Any], timeout: float = 30.0, count: Optional[int] = None) -> None:
+    """Serve ``map`` until it is empty, or for ``count`` passes.
+
+    A pass waits up to ``timeout`` seconds for any channel of the map to be
+    ready and dispatches what is ready.
+    """
+    if asyncio._get_running_loop() is not None:
+        raise RuntimeError(
+            "asyncore.loop() called while an asyncio event loop is running in this "
+            "thread: the channels in the map are already being served by that loop; "
+            "await something (or use compat.run()) instead of calling loop()"
+        )
+    if timeout is None:
+        timeout = 30.0
+    elif not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number, not {type(timeout).__name__}")
+    if count is not None and not isinstance(count, int):
+        raise TypeError(f"count must be an int or None, not {type(count).__name__}")
+    if not map:
+        return
+    loop = thread_loop()
+    server = _server_for(map)
+    if server.loop is not loop:
+        server.attach(loop)
+    else:
+        server.thread = threading.get_ident()
+        if not isinstance(map, ChannelMap):
+            server.reconcile()
+    timeout = max(float(timeout), 0.0)
+    run = _Run(pass_mode=count is not None)
+    server.run = run
+    try:
+        if count is None:
+            _run_until_empty(server, loop, timeout)
+        else:
+            while map and count > 0 and run.exc is None:
+                stopper = loop.call_later(timeout, loop.stop)
+                try:
+                    loop.run_forever()
+                finally:
+                    stopper.cancel()
+                count -= 1
+    finally:
+        server.run = None
+        if not isinstance(map, ChannelMap):
+            server.detach()  # a plain map is served only while loop() runs over it
+    if run.exc is not None:
+        exc, run.exc = run.exc, None
+        raise exc
+
+
+def _run_until_empty(server: Server, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+    # The heartbeat re-asks overriding predicates at least every `timeout`,
+    # as asyncore's pass did, even when no fd and no timer wakes the loop.
+    def heartbeat() -> None:
+        nonlocal beat
+        if not server.hooked:
+            server.prepare()
+        beat = loop.call_later(timeout or 30.0, heartbeat)
+
+    beat = loop.call_later(timeout or 30.0, heartbeat)
+    try:
+        while server.map and server.run is not None and server.run.exc is None:
+            loop.run_forever()
+    finally:
+        beat.cancel()
