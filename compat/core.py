@@ -365,6 +365,8 @@ class Server:
             self._unregister(old)
         entry = _Entry(fd, obj)
         self.entries[fd] = entry
+        if getattr(obj, "compat_external", False):
+            return  # an asyncio server/transport: its loop already polls the fd
         if _is_polled(obj):
             self.polled[fd] = entry
         self._pri_register(fd)
@@ -585,10 +587,17 @@ _local = threading.local()
 _main_owned: list = []
 
 
+def new_core_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop of the core's own kind (prepare hook before each poll)."""
+    from compat.aioloop import CoreEventLoop
+
+    return CoreEventLoop()
+
+
 def _new_loop() -> asyncio.AbstractEventLoop:
     policy = asyncio.get_event_loop_policy()
     if type(policy) is asyncio.DefaultEventLoopPolicy:
-        return asyncio.SelectorEventLoop(HookedSelector())
+        return new_core_loop()
     return policy.new_event_loop()  # uvloop or an application's policy
 
 
