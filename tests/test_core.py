@@ -1,0 +1,453 @@
+"""The core: how maps are served, where interest lives, what a pass costs."""
+import asyncio
+import os
+import resource
+import socket
+import threading
+import time
+
+import pytest
+
+from compat import asyncore, core
+
+HOST = "127.0.0.1"
+
+
+def run_until(predicate, map=None, timeout=5.0):
+    """Step the loop until ``predicate()`` holds; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached within %.1f s" % timeout)
+        asyncore.loop(timeout=0.05, map=map, count=1)
+
+
+class Echo(asyncore.dispatcher_with_send):
+    def handle_read(self):
+        data = self.recv(65536)
+        if data:
+            self.send(data)
+
+
+class Listener(asyncore.dispatcher):
+    def __init__(self, map=None, handler=Echo):
+        super().__init__(map=map)
+        self.handler = handler
+        self.accepted = []
+        self.create_socket()
+        self.set_reuse_addr()
+        self.bind((HOST, 0))
+        self.listen(50)
+        self.port = self.socket.getsockname()[1]
+
+    def handle_accepted(self, sock, addr):
+        self.accepted.append(self.handler(sock, map=self._map))
+
+
+class Collector(asyncore.dispatcher):
+    """A client that connects, sends a payload and collects the echo."""
+
+    def __init__(self, port, payload, map=None):
+        super().__init__(map=map)
+        self.payload = payload
+        self.received = b""
+        self.create_socket()
+        self.connect((HOST, port))
+
+    def handle_connect(self):
+        pass
+
+    def writable(self):
+        return bool(self.payload)
+
+    def handle_write(self):
+        sent = self.send(self.payload)
+        self.payload = self.payload[sent:]
+
+    def handle_read(self):
+        self.received += self.recv(65536)
+
+
+def echo_roundtrip(sock, payload, timeout=5.0):
+    sock.settimeout(timeout)
+    sock.sendall(payload)
+    got = b""
+    while len(got) < len(payload):
+        chunk = sock.recv(65536)
+        assert chunk, "server closed early"
+        got += chunk
+    return got
+
+
+def test_socket_map_is_a_dict_that_reports_changes(clean_map):
+    assert isinstance(asyncore.socket_map, dict)
+    assert isinstance(asyncore.socket_map, core.ChannelMap)
+
+
+def test_loop_in_background_thread_serves_channels_made_in_main_thread(clean_map):
+    server = Listener()
+    clients = [socket.create_connection((HOST, server.port)) for _ in range(5)]
+    thread = threading.Thread(target=asyncore.loop, kwargs={"timeout": 0.5})
+    thread.start()
+    try:
+        for i, client in enumerate(clients):
+            payload = b"%d" % i * 5000
+            assert echo_roundtrip(client, payload) == payload
+    finally:
+        for client in clients:
+            client.close()
+        server.close()  # from the main thread: handed to the serving thread
+        thread.join(10)
+        asyncore.close_all(ignore_all=True)
+    assert not thread.is_alive()
+
+
+def test_plain_dict_map_is_served_only_while_loop_runs_over_it(clean_map):
+    private = {}
+    server = Listener(map=private)
+    assert server._fileno in private and server._fileno not in asyncore.socket_map
+    client = Collector(server.port, b"x" * 100000, map=private)
+    run_until(lambda: len(client.received) == 100000, map=private)
+    assert client.received == b"x" * 100000
+    assert core.server_of(private) is None  # detached once loop() returned
+    asyncore.close_all(map=private)
+    assert private == {}
+
+
+def test_plain_dict_edited_directly_between_loop_calls():
+    private = {}
+    a, b = socket.socketpair()
+    try:
+        chan = asyncore.dispatcher(a, map={})  # registered in a different map
+        got = []
+        chan.handle_read = lambda: got.append(chan.recv(10))
+        private[a.fileno()] = chan  # direct edit, no notification
+        b.sendall(b"ping")
+        run_until(lambda: got, map=private)
+        assert got == [b"ping"]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_pysnmp_style_stepping_with_a_timer_between_calls():
+    """loop(timeout, use_poll=True, map=m, count=1) driven by hand, a timer in between."""
+    m = {}
+    server = Listener(map=m)
+    client = socket.create_connection((HOST, server.port))
+    client.setblocking(False)
+    ticks = 0
+    echoed = b""
+    deadline = time.monotonic() + 5
+    try:
+        client.send(b"tick")
+        while echoed != b"tick" and time.monotonic() < deadline:
+            asyncore.loop(0.05, True, m, 1)
+            ticks += 1  # the application's own timer work between passes
+            try:
+                echoed += client.recv(10)
+            except BlockingIOError:
+                pass
+        assert echoed == b"tick"
+        assert ticks >= 1
+    finally:
+        client.close()
+        asyncore.close_all(map=m)
+
+
+def test_private_map_woken_by_a_self_pipe_file_dispatcher():
+    """waitress-style: another thread wakes the loop through a pipe."""
+    m = {}
+    r, w = os.pipe()
+    woken = []
+
+    class Trigger(asyncore.file_dispatcher):
+        def readable(self):
+            return True
+
+        def writable(self):
+            return False
+
+        def handle_read(self):
+            woken.append(self.recv(100))
+            if b"stop" in woken[-1]:
+                raise asyncore.ExitNow
+
+    trigger = Trigger(r, map=m)
+    os.close(r)
+    thread = threading.Thread(target=lambda: os.write(w, b"stop"))
+    try:
+        thread.start()
+        with pytest.raises(asyncore.ExitNow):
+            asyncore.loop(timeout=30, map=m)  # blocks until the pipe wakes it
+        assert b"stop" in b"".join(woken)
+    finally:
+        thread.join()
+        os.close(w)
+        trigger.close()
+
+
+def test_fd_numbers_above_1024_with_default_loop(clean_map):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("cannot raise RLIMIT_NOFILE above 1200")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler = []
+    try:
+        while len(filler) < 1100:
+            filler.append(os.open(os.devnull, os.O_RDONLY))
+        server = Listener()
+        client = socket.create_connection((HOST, server.port))
+        try:
+            run_until(lambda: server.accepted)
+            assert server.accepted[0]._fileno > 1024
+            payload = b"high fd" * 1000
+            client.sendall(payload)
+            client.setblocking(False)
+            got = []
+
+            def drained():
+                try:
+                    got.append(client.recv(65536))
+                except BlockingIOError:
+                    pass
+                return len(b"".join(got)) >= len(payload)
+
+            run_until(drained)
+            assert b"".join(got) == payload
+        finally:
+            client.close()
+    finally:
+        asyncore.close_all(ignore_all=True)
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_fd_closed_and_reused_within_one_pass(clean_map):
+    """A handler closes its channel and a new channel gets the same fd at once."""
+    a, b = socket.socketpair()
+    events = []
+
+    class Recycler(asyncore.dispatcher):
+        def handle_read(self):
+            events.append(("old", self.recv(10)))
+            fd = self._fileno
+            self.close()
+            c, d = socket.socketpair()
+            pairs.append((c, d))
+            newcomer = Newcomer(c)
+            events.append(("reused", newcomer._fileno == fd))
+            d.sendall(b"new")
+
+        def writable(self):
+            return False
+
+    class Newcomer(asyncore.dispatcher):
+        def handle_read(self):
+            events.append(("new", self.recv(10)))
+
+        def writable(self):
+            return False
+
+    pairs = []
+    Recycler(a)
+    b.sendall(b"old")
+    try:
+        run_until(lambda: ("new", b"new") in events)
+        assert events[0] == ("old", b"old")
+        assert ("reused", True) in events
+    finally:
+        b.close()
+        for c, d in pairs:
+            d.close()
+        asyncore.close_all(ignore_all=True)
+
+
+def test_writable_switching_off_does_not_spin(clean_map):
+    a, b = socket.socketpair()
+    counts = {"writable": 0, "write": 0}
+
+    class Toggle(asyncore.dispatcher):
+        want = True
+
+        def writable(self):
+            counts["writable"] += 1
+            return self.want
+
+        def handle_write(self):
+            counts["write"] += 1
+            self.want = False  # one write, then interest goes away
+
+        def handle_read(self):
+            self.recv(10)
+
+    chan = Toggle(a)
+    try:
+        run_until(lambda: counts["write"] == 1)
+        counts["writable"] = 0
+        asyncore.loop(timeout=0.3, count=1)  # nothing is ready: one blocking pass
+        assert counts["write"] == 1
+        # A spinning loop would ask thousands of times in 0.3 s.
+        assert counts["writable"] <= 3
+        chan.want = True
+        run_until(lambda: counts["write"] == 2)
+    finally:
+        b.close()
+        chan.close()
+
+
+def test_only_overriding_channels_are_asked_each_pass(clean_map, monkeypatch):
+    calls = {"stock": 0, "polled": 0}
+    stock_writable = asyncore.dispatcher_with_send.writable
+
+    def counting_writable(self):
+        calls["stock"] += 1
+        return stock_writable(self)
+
+    monkeypatch.setattr(asyncore.dispatcher_with_send, "writable", counting_writable)
+    core.register_stock_predicates(counting_writable)
+
+    class Polled(asyncore.dispatcher):
+        def writable(self):
+            calls["polled"] += 1
+            return False
+
+        def handle_read(self):
+            self.recv(10)
+
+    pairs = [socket.socketpair() for _ in range(50)]
+    try:
+        idle = [asyncore.dispatcher_with_send(a) for a, _ in pairs[:-1]]
+        polled = Polled(pairs[-1][0])
+        asyncore.loop(timeout=0, count=1)
+        server = core.server_of(asyncore.socket_map)
+        assert list(server.polled) == [polled._fileno]
+        calls["stock"] = calls["polled"] = 0
+        asyncore.loop(timeout=0, count=20)
+        assert calls["stock"] == 0  # 49 idle stock channels cost nothing per pass
+        assert calls["polled"] >= 20  # the overriding one is asked every pass
+        assert len(idle) == 49
+    finally:
+        for a, b in pairs:
+            b.close()
+        asyncore.close_all(ignore_all=True)
+
+
+def test_pass_with_nothing_ready_blocks_for_timeout(clean_map):
+    a, b = socket.socketpair()
+    chan = asyncore.dispatcher_with_send(a)
+    passes = []
+    chan.handle_read = lambda: passes.append(chan.recv(10))
+    try:
+        start = time.monotonic()
+        asyncore.loop(timeout=0.2, count=1)
+        # Blocking, not returning at once: the pass lasted (about) the timeout.
+        assert time.monotonic() - start >= 0.15
+        assert passes == []
+    finally:
+        b.close()
+        chan.close()
+
+
+def test_loop_returns_when_map_empties(clean_map):
+    a, b = socket.socketpair()
+
+    class Closer(asyncore.dispatcher):
+        def handle_read(self):
+            self.recv(10)
+            self.close()
+
+        def writable(self):
+            return False
+
+    Closer(a)
+    b.sendall(b"bye")
+    try:
+        asyncore.loop(timeout=5)  # returns because the only channel closed
+        assert len(asyncore.socket_map) == 0
+    finally:
+        b.close()
+
+
+def test_loop_inside_running_asyncio_loop_raises():
+    async def main():
+        with pytest.raises(RuntimeError, match="already being served"):
+            asyncore.loop(count=1)
+
+    asyncio.run(main())
+
+
+def test_core_loop_is_the_threads_current_asyncio_loop(clean_map):
+    a, b = socket.socketpair()
+    seen = []
+
+    class Peek(asyncore.dispatcher):
+        def handle_read(self):
+            self.recv(10)
+            seen.append(asyncio.get_event_loop())
+            self.close()
+
+        def writable(self):
+            return False
+
+    Peek(a)
+    b.sendall(b"x")
+    try:
+        asyncore.loop(timeout=5)
+        assert seen and seen[0] is core.thread_loop()
+    finally:
+        b.close()
+
+
+def test_fd_closed_behind_the_cores_back_reaches_handle_close(clean_map):
+    a, b = socket.socketpair()
+    closed = []
+
+    class Victim(asyncore.dispatcher):
+        def writable(self):
+            return False
+
+        def handle_read(self):
+            self.recv(10)
+
+        def handle_close(self):
+            closed.append(True)
+            self.del_channel()
+
+    chan = Victim(a)
+    server = core.server_of(asyncore.socket_map)
+    try:
+        asyncore.loop(timeout=0, count=1)
+        a.close()  # behind the core's back: the fd number is now invalid
+        chan.writable = lambda: True  # re-arming the closed fd must not raise
+        server = core.server_of(asyncore.socket_map)
+        server.sync_fd(chan._fileno, chan)
+        run_until(lambda: closed)
+    finally:
+        b.close()
+        asyncore.close_all(ignore_all=True)
+
+
+def test_push_from_another_thread_wakes_the_loop_at_once(clean_map):
+    """A buffer change from another thread is registered without waiting a timeout."""
+    a, b = socket.socketpair()
+    chan = asyncore.dispatcher_with_send(a)
+    chan.handle_read = lambda: chan.recv(10)
+    b.settimeout(10)
+    result = []
+
+    def other():
+        chan.send(b"")  # no-op send first: nothing to flush
+        chan.out_buffer = b"from thread"
+        result.append(b.recv(100))
+        chan.close()
+
+    thread = threading.Thread(target=other)
+    try:
+        thread.start()
+        asyncore.loop(timeout=30)  # would sit 30 s if the write interest waited a pass
+        thread.join(10)
+        assert result == [b"from thread"]
+    finally:
+        b.close()
