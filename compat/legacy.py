@@ -1,0 +1,77 @@
+"""``compat.install()`` / ``compat.uninstall()``: the legacy asyncio runtime.
+
+``install()`` restores, on Python 3.9-3.13, what 3.4-3.8 era asyncio code
+reaches for: ``asyncio.coroutine``, ``loop=`` arguments, ``yield from lock``,
+``asyncio.wait()`` of bare coroutines, ``asyncio.async``,
+``Task.current_task()/all_tasks()``, a ``get_event_loop()`` that makes a loop
+when none is set, and ``asyncore``/``asynchat`` as compat's facades.  Each
+restored use warns ``LegacyWarning`` once per call site.
+
+``uninstall()`` puts back every attribute it changed - the same objects - and
+removes those it added, leaving ``asyncio`` and ``sys.modules`` as found.
+Both are idempotent and thread-safe.
+"""
+import threading
+from typing import Any, Callable, Optional, TypeVar
+
+from compat.legacy_patch import Patcher
+from compat.legacy_warning import LegacyWarning, warn_legacy
+
+__all__ = ["LegacyWarning", "install", "installed", "uninstall"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_state_lock = threading.Lock()
+_patch: Optional[Patcher] = None
+
+
+def legacy_coroutine(func: F) -> F:
+    """``@asyncio.coroutine``: ``compat.coroutine`` plus a LegacyWarning at the decorator."""
+    warn_legacy("@asyncio.coroutine was removed in Python 3.11; use async def (see `compat codemod`)")
+    from compat.coroutines import coroutine
+
+    return coroutine(func)
+
+
+legacy_coroutine.__name__ = legacy_coroutine.__qualname__ = "coroutine"
+
+
+def install() -> None:
+    """Restore the legacy asyncio APIs and the asyncore/asynchat modules (idempotent)."""
+    global _patch
+    with _state_lock:
+        if _patch is not None:
+            return
+        import asyncio
+
+        from compat import legacy_event_loop, legacy_locks, legacy_loop_args, legacy_modules, legacy_tasks
+
+        patch = Patcher()
+        try:
+            patch.set_attr(asyncio, "coroutine", legacy_coroutine)
+            if "coroutine" not in asyncio.__all__:  # so `from asyncio import *` finds it
+                patch.set_attr(asyncio, "__all__", tuple(asyncio.__all__) + ("coroutine",))
+            legacy_event_loop.install(patch, asyncio)
+            legacy_loop_args.install(patch, asyncio)
+            legacy_locks.install(patch, asyncio)
+            legacy_tasks.install(patch, asyncio)
+            legacy_modules.install(patch)
+        except BaseException:
+            patch.restore()
+            raise
+        _patch = patch
+
+
+def uninstall() -> None:
+    """Undo ``install()`` exactly; does nothing if it is not installed."""
+    global _patch
+    with _state_lock:
+        if _patch is None:
+            return
+        _patch.restore()
+        _patch = None
+
+
+def installed() -> bool:
+    """Whether ``install()`` is in effect."""
+    return _patch is not None

@@ -1,0 +1,117 @@
+"""Task-level legacy APIs: ``asyncio.async``, ``Task.current_task/all_tasks``,
+and ``asyncio.wait()`` given bare coroutines (and ``loop=``).
+"""
+import asyncio
+import functools
+import sys
+from typing import Any, Callable, Optional, Set
+
+from compat.legacy_loop_args import (
+    MISSING,
+    check_loop_type,
+    check_running_loop,
+    mark_coroutine_function,
+)
+from compat.legacy_patch import Patcher
+from compat.legacy_warning import warn_legacy
+
+__all__ = ["install", "legacy_async", "legacy_task_class"]
+
+
+def legacy_async(coro_or_future: Any, *, loop: Optional[asyncio.AbstractEventLoop] = None) -> Any:
+    """``asyncio.async()``: the pre-3.4.4 name of ``ensure_future()``."""
+    warn_legacy("asyncio.async() was removed in Python 3.7; use asyncio.ensure_future()")
+    return asyncio.ensure_future(coro_or_future, loop=loop)
+
+
+legacy_async.__name__ = legacy_async.__qualname__ = "async"
+
+_task_classes: dict = {}
+
+
+def legacy_task_class(base: type) -> type:
+    """A subclass of *base* with the ``current_task``/``all_tasks`` classmethods of 3.8.
+
+    ``asyncio.Task`` is a C type that cannot take new attributes, so
+    ``asyncio.Task`` is replaced by this subclass while installed; its
+    metaclass makes ``isinstance(t, asyncio.Task)`` hold for every task of
+    *base* (those made by ``create_task``), not just its own instances.
+    """
+    cached = _task_classes.get(base)
+    if cached is not None:
+        return cached
+
+    class _Meta(type(base)):  # type: ignore[misc]
+        def __instancecheck__(cls, obj: Any) -> bool:
+            if cls is legacy:
+                return isinstance(obj, base)
+            return super().__instancecheck__(obj)
+
+        def __subclasscheck__(cls, sub: type) -> bool:
+            if cls is legacy:
+                return issubclass(sub, base)
+            return super().__subclasscheck__(sub)
+
+    def current_task(cls: type, loop: Optional[asyncio.AbstractEventLoop] = None) -> Any:
+        """The task running in *loop* (default: the current loop), or None."""
+        warn_legacy("Task.current_task() was removed in Python 3.9; use asyncio.current_task()")
+        return asyncio.current_task(loop if loop is not None else asyncio.get_event_loop())
+
+    def all_tasks(cls: type, loop: Optional[asyncio.AbstractEventLoop] = None) -> Set[Any]:
+        """The unfinished tasks of *loop* (default: the current loop)."""
+        warn_legacy("Task.all_tasks() was removed in Python 3.9; use asyncio.all_tasks()")
+        return asyncio.all_tasks(loop if loop is not None else asyncio.get_event_loop())
+
+    namespace = {
+        "__slots__": (),
+        "__module__": base.__module__,
+        "__qualname__": base.__qualname__,
+        "__doc__": base.__doc__,
+        "current_task": classmethod(current_task),
+        "all_tasks": classmethod(all_tasks),
+    }
+    legacy = _Meta(base.__name__, (base,), namespace)
+    _task_classes[base] = legacy
+    return legacy
+
+
+async def _wait_scheduled(original: Callable[..., Any], fs: Set[Any], loop: Any, **kwargs: Any) -> Any:
+    if loop is not MISSING and loop is not None:
+        check_running_loop("wait", loop)
+    running = asyncio.get_running_loop()
+    futures = {asyncio.ensure_future(f, loop=running) if asyncio.iscoroutine(f) else f for f in fs}
+    return await original(futures, **kwargs)
+
+
+def _wait(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def wait(
+        fs: Any, *, loop: Any = MISSING, timeout: Optional[float] = None, return_when: str = asyncio.ALL_COMPLETED
+    ) -> Any:
+        if loop is not MISSING:
+            warn_legacy("asyncio.wait(loop=...) was removed in Python 3.10; drop the loop argument")
+            if loop is not None:
+                check_loop_type("wait", loop)
+        if asyncio.isfuture(fs) or asyncio.iscoroutine(fs):
+            return original(fs, timeout=timeout, return_when=return_when)  # asyncio's own error
+        fs = set(fs)
+        if any(asyncio.iscoroutine(f) for f in fs):
+            warn_legacy(
+                "asyncio.wait() on bare coroutines was removed in Python 3.11; "
+                "wrap each in asyncio.ensure_future()"
+            )
+        elif loop is MISSING or loop is None:
+            return original(fs, timeout=timeout, return_when=return_when)
+        return _wait_scheduled(original, fs, loop, timeout=timeout, return_when=return_when)
+
+    return mark_coroutine_function(wait)
+
+
+def install(patch: Patcher, module: Any = asyncio) -> None:
+    """Restore ``asyncio.async``, ``Task.current_task``/``all_tasks`` and the old ``wait()``."""
+    if not hasattr(module, "async"):
+        patch.set_attr(module, "async", legacy_async)
+    if not hasattr(module.Task, "current_task"):
+        patch.set_attr(module, "Task", legacy_task_class(module.Task))
+    if sys.version_info >= (3, 10):  # 3.9 still takes loop= and coroutines itself
+        patch.set_attr(module, "wait", _wait(module.wait))
