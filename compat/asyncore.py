@@ -504,7 +504,12 @@ class dispatcher_with_send(dispatcher):
         return (not self.connected) or len(self._out) > 0
 
     def send(self, data: Any) -> None:  # type: ignore[override]
-        """Queue ``data`` and send what the socket takes now."""
+        """Queue ``data`` and send what the socket takes now (any thread)."""
+        loop = core.in_other_thread(self._map)
+        if loop is not None:
+            # The serving thread owns the buffer; hand the data over in order.
+            loop.call_soon_threadsafe(self.send, data)
+            return
         if self.debug:
             self.log_info("sending %s" % repr(data))
         self.out_buffer = self._out + data

@@ -451,3 +451,42 @@ def test_push_from_another_thread_wakes_the_loop_at_once(clean_map):
         assert result == [b"from thread"]
     finally:
         b.close()
+
+
+def test_send_from_another_thread_keeps_order_and_every_byte(clean_map):
+    a, b = socket.socketpair()
+    chan = asyncore.dispatcher_with_send(a)
+    chan.handle_read = lambda: chan.recv(10)
+    chunks = [b"%05d" % i * 200 for i in range(200)]
+    expected = b"".join(chunks)
+    received = []
+
+    def reader():
+        b.settimeout(10)
+        total = b""
+        while len(total) < len(expected):
+            data = b.recv(65536)
+            if not data:
+                break
+            total += data
+        received.append(total)
+        chan.close()
+
+    def writer():
+        for chunk in chunks:
+            chan.send(chunk)
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
+
+    def start():  # from inside the running loop, so the writer is "another thread"
+        for t in threads:
+            t.start()
+
+    try:
+        core.thread_loop().call_soon(start)
+        asyncore.loop(timeout=30)
+        for t in threads:
+            t.join(10)
+        assert received == [expected]
+    finally:
+        b.close()
