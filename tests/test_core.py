@@ -445,7 +445,7 @@ def test_push_from_another_thread_wakes_the_loop_at_once(clean_map):
 
     thread = threading.Thread(target=other)
     try:
-        thread.start()
+        core.thread_loop().call_soon(thread.start)  # starts once the loop runs
         asyncore.loop(timeout=30)  # would sit 30 s if the write interest waited a pass
         thread.join(10)
         assert result == [b"from thread"]
