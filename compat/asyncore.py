@@ -176,6 +176,9 @@ class dispatcher:
     closing = False
     addr: Any = None
     ignore_log_types = frozenset({"warning"})
+    #: The peer sent EOF while output was queued; reading stops and
+    #: handle_close() follows once the output is flushed.
+    eof_received = False
     #: Set TCP_NODELAY on TCP sockets, as asyncio does since 3.7: without it a
     #: request/response exchange of large messages stalls ~40 ms per message
     #: on Nagle + delayed ACK. Set to False in a subclass for 3.11's wire
@@ -341,9 +344,24 @@ class dispatcher:
             raise
         if not data:
             # A closed connection shows as readable with nothing to read.
+            if self._output_pending():
+                # The peer only half-closed: deliver what is queued first,
+                # then handle_close (3.11 closed at once and lost it).
+                self.eof_received = True
+                self._sync_interest()
+                return b""
             self.handle_close()
             return b""
         return data
+
+    def _output_pending(self) -> bool:
+        """Whether output is queued that a half-closing peer still expects."""
+        return False
+
+    def _flushed_after_eof(self) -> None:
+        """The queued output is sent after the peer's EOF: now close."""
+        self.eof_received = False
+        self.handle_close()
 
     def close(self) -> None:
         """Leave the map (unregistering the fd first), then close the socket."""
@@ -494,6 +512,11 @@ class dispatcher_with_send(dispatcher):
         """Send as much of the buffer as the socket takes now."""
         num_sent = dispatcher.send(self, self._out[:65536])
         self.out_buffer = self._out[num_sent:]
+        if self.eof_received and not self._out:
+            self._flushed_after_eof()
+
+    def _output_pending(self) -> bool:
+        return bool(self._out)
 
     def handle_write(self) -> None:
         """Flush the buffer."""

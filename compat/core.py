@@ -412,7 +412,9 @@ class Server:
     def sync_entry(self, entry: _Entry) -> None:
         """Make the registered interest match the channel's predicates."""
         obj = entry.obj
-        r = bool(obj.readable())
+        # After a half-close with output queued, EOF stays readable: stop
+        # reading until the output is flushed (see dispatcher.recv).
+        r = bool(obj.readable()) and not getattr(obj, "eof_received", False)
         w = bool(obj.writable()) and not obj.accepting
         loop = self.loop
         if loop is None:

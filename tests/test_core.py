@@ -490,3 +490,44 @@ def test_send_from_another_thread_keeps_order_and_every_byte(clean_map):
         assert received == [expected]
     finally:
         b.close()
+
+
+def test_half_close_with_output_queued_delivers_everything(clean_map):
+    """The peer sends a request and shuts down its side: the whole reply arrives."""
+    reply = b"r" * (4 * 1024 * 1024)  # more than the socket buffers hold
+
+    class Replier(asyncore.dispatcher_with_send):
+        closed = False
+
+        def handle_read(self):
+            if self.recv(100):
+                self.send(reply)
+
+        def handle_close(self):
+            Replier.closed = True
+            self.close()
+
+    server = Listener(handler=Replier)
+    client = socket.create_connection((HOST, server.port))
+    client.sendall(b"GET")
+    client.shutdown(socket.SHUT_WR)
+    client.setblocking(False)
+    got = []
+
+    def drained():
+        try:
+            while True:
+                data = client.recv(1 << 20)
+                if not data:
+                    return True
+                got.append(data)
+        except BlockingIOError:
+            return False
+
+    try:
+        run_until(drained, timeout=20)
+        assert b"".join(got) == reply
+        assert Replier.closed
+    finally:
+        client.close()
+        server.close()
