@@ -41,6 +41,8 @@ COROUTINE_APIS = (
 CLASSES = ("Queue", "Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore")
 
 MISSING: Any = object()
+# 3.10's own "no loop given" default, which BoundedSemaphore passes up to Semaphore.
+_STDLIB_MISSING = getattr(getattr(asyncio, "mixins", None), "_marker", MISSING)
 
 
 class LoopMismatchError(RuntimeError, ValueError):
@@ -168,7 +170,7 @@ def _init_accepting_loop(cls: type, original: Callable[..., None]) -> Callable[.
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, loop: Any = MISSING, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        if loop is MISSING:
+        if loop is MISSING or loop is _STDLIB_MISSING:
             return
         _warn_loop_arg(name)
         if loop is None:

@@ -3,7 +3,6 @@ and ``asyncio.wait()`` given bare coroutines (and ``loop=``).
 """
 import asyncio
 import functools
-import sys
 from typing import Any, Callable, Optional, Set
 
 from compat.legacy_loop_args import (
@@ -113,5 +112,6 @@ def install(patch: Patcher, module: Any = asyncio) -> None:
         patch.set_attr(module, "async", legacy_async)
     if not hasattr(module.Task, "current_task"):
         patch.set_attr(module, "Task", legacy_task_class(module.Task))
-    if sys.version_info >= (3, 10):  # 3.9 still takes loop= and coroutines itself
-        patch.set_attr(module, "wait", _wait(module.wait))
+    # Even where wait() still takes coroutines (3.9, 3.10), do it here so each
+    # use warns LegacyWarning like on 3.11+.
+    patch.set_attr(module, "wait", _wait(module.wait))
