@@ -1,0 +1,96 @@
+"""Resource hygiene: many connections leave no fd and no map entry behind."""
+import os
+import socket
+import struct
+import threading
+
+import pytest
+
+from compat import asyncore
+
+HOST = "127.0.0.1"
+CONNECTIONS = 20_000
+
+
+def open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+class Echo(asyncore.dispatcher_with_send):
+    def handle_read(self):
+        data = self.recv(4096)
+        if data:
+            self.send(data)
+
+    def handle_close(self):
+        self.close()
+
+
+class Listener(asyncore.dispatcher):
+    def __init__(self):
+        super().__init__()
+        self.create_socket()
+        self.set_reuse_addr()
+        self.bind((HOST, 0))
+        self.listen(128)
+        self.port = self.socket.getsockname()[1]
+        self.served = 0
+
+    def handle_accepted(self, sock, addr):
+        self.served += 1
+        Echo(sock)
+
+
+def hammer(port, count, errors):
+    """Connect, check one echo, reset: no TIME_WAIT pile-up across runs."""
+    linger = struct.pack("ii", 1, 0)
+    try:
+        for i in range(count):
+            with socket.create_connection((HOST, port), timeout=10) as s:
+                payload = b"%d" % i
+                s.sendall(payload)
+                got = b""
+                while len(got) < len(payload):
+                    chunk = s.recv(64)
+                    if not chunk:
+                        break
+                    got += chunk
+                if got != payload:
+                    errors.append((i, got))
+                    return
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+    except Exception as exc:  # reported to the main thread, which fails the test
+        errors.append(exc)
+
+
+def serve_connections(count):
+    """Serve ``count`` echo connections from a client thread; return the errors."""
+    from compat import core
+
+    server = Listener()
+    errors = []
+    client = threading.Thread(target=hammer, args=(server.port, count, errors))
+
+    def finish():
+        client.join()
+        server.close()  # from the client thread: the serving thread closes it
+
+    stopper = threading.Thread(target=finish)
+    loop = core.thread_loop()
+    loop.call_soon(client.start)
+    loop.call_soon(stopper.start)
+    asyncore.loop(timeout=5)  # returns once the listener and every echo closed
+    stopper.join(10)
+    assert server.served == count or errors
+    return errors
+
+
+@pytest.mark.timeout(180)
+def test_20000_connections_through_the_asyncore_facade_leave_nothing(clean_map):
+    # One round first: the loop's own fds (epoll, self-pipe) are made once.
+    assert serve_connections(1) == []
+    fds_before = open_fds()
+    map_before = len(asyncore.socket_map)
+    assert serve_connections(CONNECTIONS) == []
+    assert len(asyncore.socket_map) == map_before
+    assert open_fds() == fds_before
