@@ -531,3 +531,61 @@ def test_half_close_with_output_queued_delivers_everything(clean_map):
     finally:
         client.close()
         server.close()
+
+
+def test_sigint_during_loop_leaves_the_map_intact_and_service_resumes(clean_map):
+    import signal
+
+    server = Listener()
+    main = threading.get_ident()
+    core.thread_loop().call_soon(
+        lambda: threading.Thread(target=signal.pthread_kill, args=(main, signal.SIGINT)).start()
+    )
+    with pytest.raises(KeyboardInterrupt):
+        asyncore.loop(timeout=30)
+    assert asyncore.socket_map.get(server._fileno) is server
+    client = socket.create_connection((HOST, server.port))
+    try:
+        client.sendall(b"again")
+        client.setblocking(False)
+        got = []
+
+        def echoed():
+            try:
+                got.append(client.recv(10))
+            except BlockingIOError:
+                pass
+            return b"".join(got) == b"again"
+
+        run_until(echoed)
+    finally:
+        client.close()
+        server.close()
+
+
+@pytest.mark.parametrize("exc", [asyncore.ExitNow, KeyboardInterrupt, SystemExit])
+def test_leaving_exceptions_keep_the_map_and_a_second_loop_resumes(clean_map, exc):
+    a, b = socket.socketpair()
+    seen = []
+
+    class Raiser(asyncore.dispatcher):
+        def writable(self):
+            return False
+
+        def handle_read(self):
+            data = self.recv(10)
+            seen.append(data)
+            if data == b"raise":
+                raise exc()
+
+    chan = Raiser(a)
+    try:
+        b.sendall(b"raise")
+        with pytest.raises(exc):
+            asyncore.loop(timeout=5)
+        assert asyncore.socket_map.get(chan._fileno) is chan
+        b.sendall(b"more")
+        run_until(lambda: seen[-1] == b"more")
+    finally:
+        b.close()
+        chan.close()
