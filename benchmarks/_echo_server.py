@@ -1,0 +1,112 @@
+"""Echo server for benchmarks/echo.py: the same asyncore code on either module.
+
+    python _echo_server.py --impl stdlib|compat [--poll] [--uvloop]
+                           [--cpu N] [--nofile N]
+
+Prints ``listening PORT`` on stdout once it accepts connections, then serves
+until it is killed.  What it is (module file, Python version, loop flavour)
+goes to stderr, so the harness can check it ran what it meant to.
+"""
+import argparse
+import os
+import resource
+import sys
+import warnings
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill us if the harness dies without cleaning up."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except Exception:  # not Linux, or no libc: the harness still cleans up
+        pass
+
+
+def _raise_nofile(want: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= want:
+        return
+    if hard != resource.RLIM_INFINITY and hard < want:
+        sys.exit("RLIMIT_NOFILE hard limit %d < %d needed" % (hard, want))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--impl", choices=("stdlib", "compat"), required=True)
+    ap.add_argument("--poll", action="store_true", help="asyncore.loop(use_poll=True)")
+    ap.add_argument("--uvloop", action="store_true", help="uvloop.install() first")
+    ap.add_argument("--cpu", type=int, default=None)
+    ap.add_argument("--nofile", type=int, default=0)
+    ap.add_argument("--recv-size", type=int, default=8192)
+    args = ap.parse_args()
+
+    _die_with_parent()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
+    if args.nofile:
+        _raise_nofile(args.nofile)
+
+    # 3.11's asyncore warns on import; the benchmark knows.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if args.impl == "stdlib":
+            import asyncore
+        else:
+            from compat import asyncore
+    if args.impl == "stdlib" and asyncore.__name__ != "asyncore":
+        sys.exit("expected the stdlib asyncore, got %r" % asyncore.__name__)
+    if args.impl == "compat" and asyncore.__name__ != "compat.asyncore":
+        sys.exit("expected compat.asyncore, got %r" % asyncore.__name__)
+
+    flavour = "default"
+    if args.uvloop:
+        import uvloop
+
+        uvloop.install()
+        flavour = "uvloop %s" % uvloop.__version__
+
+    recv_size = args.recv_size
+
+    # The server below is the classic one from the asyncore documentation:
+    # nothing in it knows which asyncore it runs on.
+
+    class EchoHandler(asyncore.dispatcher_with_send):
+        def handle_read(self):
+            data = self.recv(recv_size)
+            if data:
+                self.send(data)
+
+        def handle_close(self):
+            self.close()
+
+    class EchoServer(asyncore.dispatcher):
+        def __init__(self, host, port):
+            asyncore.dispatcher.__init__(self)
+            self.create_socket()
+            self.set_reuse_addr()
+            self.bind((host, port))
+            self.listen(1024)
+
+        def handle_accepted(self, sock, addr):
+            EchoHandler(sock)
+
+    server = EchoServer("127.0.0.1", 0)
+    port = server.socket.getsockname()[1]
+    sys.stderr.write(
+        "server: %s from %s, Python %s, use_poll=%s, loop=%s\n"
+        % (asyncore.__name__, asyncore.__file__, sys.version.split()[0], args.poll, flavour)
+    )
+    sys.stderr.flush()
+    sys.stdout.write("listening %d\n" % port)
+    sys.stdout.flush()
+    asyncore.loop(timeout=30.0, use_poll=args.poll)
+
+
+if __name__ == "__main__":
+    main()
