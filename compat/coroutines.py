@@ -35,7 +35,12 @@ _CO_ASYNC_GENERATOR = inspect.CO_ASYNC_GENERATOR
 
 
 def _as_coroutine_function(func: types.FunctionType) -> types.FunctionType:
-    """A copy of generator function *func* whose calls create coroutine objects."""
+    """A copy of generator function *func* whose calls create coroutine objects.
+
+    The copy runs the user's own code, so it is not a wrapper: it has no
+    ``__wrapped__`` (tools that unwrap, such as pytest, would otherwise find
+    the generator function and treat it as one).
+    """
     code = func.__code__
     flags = (code.co_flags & ~(_CO_GENERATOR | _CO_ITERABLE_COROUTINE)) | _CO_COROUTINE
     new = types.FunctionType(
@@ -48,6 +53,7 @@ def _as_coroutine_function(func: types.FunctionType) -> types.FunctionType:
     # Copies, so that the original function stays exactly as the user wrote it.
     new.__kwdefaults__ = dict(func.__kwdefaults__) if func.__kwdefaults__ else None
     functools.update_wrapper(new, func)
+    del new.__wrapped__
     return new
 
 

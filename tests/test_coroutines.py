@@ -92,7 +92,8 @@ def test_metadata_and_original_left_alone():
     assert wrapped.__name__ == "gen"
     assert wrapped.__qualname__ == gen.__qualname__
     assert wrapped.__doc__ == "doc"
-    assert wrapped.__wrapped__ is gen
+    assert not hasattr(wrapped, "__wrapped__")  # not a wrapper: unwrapping finds itself
+    assert inspect.unwrap(wrapped) is wrapped
     assert inspect.signature(wrapped) == inspect.signature(gen)
     assert inspect.isgeneratorfunction(gen)  # the user's function is not mutated
     assert run(wrapped(1)) == 6
@@ -266,6 +267,15 @@ def test_plain_function_awaits_what_it_returns():
         )
 
     assert run(main()) == (6, 4, "fut", "gen")
+
+
+def test_plain_function_wrapper_keeps_its_signature():
+    def plain(a, *, b=1):
+        return a + b
+
+    wrapped = coroutine(plain)
+    assert wrapped.__wrapped__ is plain
+    assert inspect.signature(wrapped) == inspect.signature(plain)
 
 
 def test_plain_function_runs_only_when_awaited():
