@@ -1,0 +1,574 @@
+"""Facade 2: the asynchat API of CPython 3.11, served by compat's core.
+
+``async_chat`` frames its input by a terminator (bytes, an int count, or
+None) and queues its output in a FIFO of bytes-like objects and producers.
+The callbacks (``collect_incoming_data``/``found_terminator``) come in the
+same sequence as 3.11 for every way the input can be chunked by ``recv()``.
+
+What differs is underneath:
+
+* Writer interest is event-driven. The core asks an ``async_chat`` its
+  predicates only after its own events and when its output queue goes from
+  empty to non-empty or back (``push``, ``push_with_producer``,
+  ``close_when_done``, ``discard_buffers``, ``initiate_send``, or an append
+  straight to ``producer_fifo``), so an idle channel costs nothing per pass
+  and a ``push()`` from another thread wakes a running ``loop()`` at once.
+* Input is scanned with an offset instead of re-slicing the buffer after
+  every terminator, so a ``recv()`` carrying many records costs O(size).
+* ``ac_max_buffer_size`` (opt-in, default unbounded as in 3.11) bounds a
+  record waiting for its bytes terminator; see :meth:`async_chat.handle_buffer_overflow`.
+"""
+import socket
+import weakref
+from collections import deque
+from typing import Any, Iterable, List, MutableMapping, Optional, Protocol, Union
+
+from compat import asyncore, core
+
+__all__ = ["async_chat", "simple_producer", "find_prefix_at_end"]
+
+Terminator = Union[bytes, int, None]
+BytesLike = Union[bytes, bytearray, memoryview]
+
+_append = deque.append
+_appendleft = deque.appendleft
+_popleft = deque.popleft
+
+
+def _del_first(queue: Any) -> None:
+    del queue[0]
+
+
+class Producer(Protocol):
+    """What ``push_with_producer`` takes: ``more()`` returns b'' when exhausted."""
+
+    def more(self) -> bytes:  # pragma: no cover - protocol
+        ...
+
+
+class _ProducerFifo(deque):
+    """The output queue: reports empty <-> non-empty changes to its channel.
+
+    ``async_chat`` itself goes around these overrides (it reports its own
+    changes once per call); they are for legacy code that appends to or
+    pops from ``producer_fifo`` directly.
+    """
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, iterable: Iterable[Any] = (), maxlen: Optional[int] = None) -> None:
+        super().__init__(iterable, maxlen)
+        # A weak reference: a strong one would make a cycle and keep the
+        # channel's socket open until the garbage collector runs.
+        self._owner: Optional["weakref.ReferenceType[async_chat]"] = None
+
+    def _changed(self, was_empty: bool) -> None:
+        if was_empty != (not self) and self._owner is not None:
+            owner = self._owner()
+            if owner is not None:
+                owner._sync_interest()
+
+    def append(self, item: Any) -> None:
+        """Append ``item`` at the end (the writer is registered if it was empty)."""
+        was = not self
+        _append(self, item)
+        if was:
+            self._changed(True)
+
+    def appendleft(self, item: Any) -> None:
+        """Insert ``item`` at the front."""
+        was = not self
+        _appendleft(self, item)
+        if was:
+            self._changed(True)
+
+    def extend(self, items: Iterable[Any]) -> None:
+        """Append every item of ``items``."""
+        was = not self
+        deque.extend(self, items)
+        self._changed(was)
+
+    def extendleft(self, items: Iterable[Any]) -> None:
+        """Insert every item of ``items`` at the front, in reverse order."""
+        was = not self
+        deque.extendleft(self, items)
+        self._changed(was)
+
+    def insert(self, index: int, item: Any) -> None:
+        """Insert ``item`` before ``index``."""
+        was = not self
+        deque.insert(self, index, item)
+        self._changed(was)
+
+    def __iadd__(self, items: Iterable[Any]) -> "_ProducerFifo":
+        self.extend(items)
+        return self
+
+    def pop(self) -> Any:
+        """Remove and return the last item."""
+        item = deque.pop(self)
+        if not self:
+            self._changed(False)
+        return item
+
+    def popleft(self) -> Any:
+        """Remove and return the first item."""
+        item = _popleft(self)
+        if not self:
+            self._changed(False)
+        return item
+
+    def remove(self, value: Any) -> None:
+        """Remove the first occurrence of ``value``."""
+        deque.remove(self, value)
+        if not self:
+            self._changed(False)
+
+    def clear(self) -> None:
+        """Remove every item."""
+        was = not self
+        deque.clear(self)
+        self._changed(was)
+
+    def __delitem__(self, index: Any) -> None:
+        deque.__delitem__(self, index)
+        if not self:
+            self._changed(False)
+
+
+class async_chat(asyncore.dispatcher):
+    """A channel for command/response protocols: framed input, queued output.
+
+    Subclasses implement :meth:`collect_incoming_data` and
+    :meth:`found_terminator`, and set the input framing with
+    :meth:`set_terminator`.
+    """
+
+    #: Bytes asked of each ``recv()``.
+    ac_in_buffer_size = 65536
+    #: Largest slice handed to one ``send()``; larger pushes are split.
+    ac_out_buffer_size = 65536
+    #: Opt-in bound, in bytes, on one record still waiting for its bytes
+    #: terminator (the data since the last ``found_terminator()``). A record
+    #: that exceeds it calls :meth:`handle_buffer_overflow`. None (the
+    #: default, as in 3.11) means unbounded. Int and None terminators are
+    #: not bounded: their length is the application's own choice.
+    ac_max_buffer_size: Optional[int] = None
+
+    # Off by default: text on a byte stream is usually an application bug.
+    use_encoding = 0
+    encoding = "latin-1"
+
+    def __init__(self, sock: Optional[socket.socket] = None, map: Optional[MutableMapping[int, Any]] = None) -> None:
+        # Unconsumed input is _ac_in[_ac_pos:]; see the ac_in_buffer property.
+        self._ac_in = b""
+        self._ac_pos = 0
+        # Bytes of the current record already handed to collect_incoming_data.
+        self._ac_pending = 0
+        self.incoming: List[bytes] = []
+        # Before dispatcher.__init__: registering the socket asks writable().
+        self._fifo = self._new_fifo(())
+        asyncore.dispatcher.__init__(self, sock, map)
+
+    # -- state the core and legacy code look at ---------------------------------
+
+    def _new_fifo(self, items: Iterable[Any]) -> _ProducerFifo:
+        fifo = _ProducerFifo(items)
+        fifo._owner = weakref.ref(self)
+        return fifo
+
+    @property
+    def producer_fifo(self) -> "deque[Any]":
+        """The output queue: bytes-like objects, producers, and None (close)."""
+        return self._fifo
+
+    @producer_fifo.setter
+    def producer_fifo(self, value: Any) -> None:
+        # Legacy code replaces the queue (`self.producer_fifo = deque()`): keep
+        # it reporting changes by adopting a plain deque's items.
+        if type(value) is deque:
+            value = self._new_fifo(value)
+        was = self._stock_writable()
+        self._fifo = value
+        self._report(was)
+
+    @property
+    def ac_in_buffer(self) -> bytes:
+        """Received input not yet handed to ``collect_incoming_data``."""
+        pos = self._ac_pos
+        if pos:
+            # Materialize once: legacy code may read it repeatedly.
+            self._ac_in = self._ac_in[pos:]
+            self._ac_pos = 0
+        return self._ac_in
+
+    @ac_in_buffer.setter
+    def ac_in_buffer(self, value: bytes) -> None:
+        self._ac_in = value
+        self._ac_pos = 0
+
+    def _stock_writable(self) -> bool:
+        return bool(self._fifo) or not self.connected
+
+    def _report(self, was: bool) -> None:
+        """Tell the core if writability changed since it was ``was``."""
+        if self._stock_writable() != was:
+            self._sync_interest()
+
+    # -- input ----------------------------------------------------------------
+
+    def collect_incoming_data(self, data: bytes) -> None:
+        """Receive a piece of the current record; override."""
+        raise NotImplementedError("must be implemented in subclass")
+
+    def _collect_incoming_data(self, data: bytes) -> None:
+        """A ready-made collector: appends ``data`` to ``self.incoming``."""
+        self.incoming.append(data)
+
+    def _get_data(self) -> bytes:
+        """Join and empty what ``_collect_incoming_data`` gathered."""
+        data = b"".join(self.incoming)
+        del self.incoming[:]
+        return data
+
+    def found_terminator(self) -> None:
+        """The current record is complete; override."""
+        raise NotImplementedError("must be implemented in subclass")
+
+    def set_terminator(self, term: Union[Terminator, str]) -> None:
+        """Set the input framing.
+
+        ``term`` is a bytes delimiter of any length, an int (a count of bytes
+        to collect), or None (collect everything); a str only with
+        ``use_encoding`` set (encoded with ``encoding``).
+        """
+        if isinstance(term, str):
+            if not self.use_encoding:
+                raise TypeError(
+                    "terminator must be bytes, an int or None, not str "
+                    "(set use_encoding = 1 on the class to use str terminators)"
+                )
+            term = term.encode(self.encoding)
+        elif isinstance(term, int):
+            if term < 0:
+                raise ValueError("the number of received bytes must be positive")
+        elif isinstance(term, (bytearray, memoryview)):
+            term = bytes(term)
+        elif term is not None and not isinstance(term, bytes):
+            raise TypeError("terminator must be bytes, an int or None, not %s" % type(term).__name__)
+        self.terminator = term
+
+    def get_terminator(self) -> Terminator:
+        """The current terminator."""
+        try:
+            return self.terminator
+        except AttributeError:
+            raise AttributeError(
+                "%s has no terminator: call set_terminator() before data arrives" % type(self).__name__
+            ) from None
+
+    def handle_read(self) -> None:
+        """Read what the socket has and feed it through the framing."""
+        try:
+            data = self.recv(self.ac_in_buffer_size)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.handle_error()
+            return
+        if type(data) is not bytes:
+            if isinstance(data, str) and self.use_encoding:
+                data = data.encode(self.encoding)
+            else:
+                data = bytes(data)
+        self._ac_feed(data)
+
+    def _ac_feed(self, data: bytes) -> None:
+        """Frame ``data`` (appended to the unconsumed input): 3.11's callbacks.
+
+        The visible ``ac_in_buffer`` is kept exact whenever user code runs,
+        and re-read after it, since callbacks may change it or the terminator.
+        """
+        buf = self._ac_in
+        pos = self._ac_pos
+        if pos < len(buf):
+            buf = (buf[pos:] if pos else buf) + data
+        else:
+            buf = data
+        pos = 0
+        self._ac_in = buf
+        self._ac_pos = 0
+        end = len(buf)
+        bound = self.ac_max_buffer_size
+        while pos < end:
+            term = self.get_terminator()
+            if not term:
+                # No framing: hand over everything.
+                self._ac_pending = 0
+                self.collect_incoming_data(buf[pos:] if pos else buf)
+                self._ac_in = b""
+                self._ac_pos = 0
+                return
+            if isinstance(term, int):
+                self._ac_pending = 0
+                size = end - pos
+                if size < term:
+                    self.collect_incoming_data(buf[pos:] if pos else buf)
+                    self._ac_in = b""
+                    self._ac_pos = 0
+                    self.terminator = self.terminator - size
+                    return
+                self.collect_incoming_data(buf[pos : pos + term])
+                self._ac_consumed(buf, pos, term)
+                self.terminator = 0
+                self.found_terminator()
+                buf, pos = self._ac_in, self._ac_pos
+                end = len(buf)
+                continue
+            index = buf.find(term, pos)
+            if index != -1:
+                if bound is not None and self._ac_pending + index - pos > bound:
+                    self._ac_overflow()
+                    return
+                self._ac_pending = 0
+                if index > pos:
+                    # Empty pieces are not reported (as in 3.11).
+                    self.collect_incoming_data(buf[pos:index])
+                    self._ac_consumed(buf, pos, index - pos + len(term))
+                else:
+                    self._ac_pos = index + len(term)
+                self.found_terminator()
+                buf, pos = self._ac_in, self._ac_pos
+                end = len(buf)
+                continue
+            # Not found: keep back a tail that may begin the terminator.
+            held = _prefix_at_end(buf, term, pos)
+            size = end - pos - held
+            if bound is not None and self._ac_pending + size > bound:
+                self._ac_overflow()
+                return
+            if not size:
+                return  # everything left may be the start of the terminator
+            self._ac_pending += size
+            self.collect_incoming_data(buf[pos : pos + size] if held or pos else buf)
+            if held:
+                if self._ac_in is buf and self._ac_pos == pos:
+                    self._ac_pos = end - held
+                else:
+                    # The callback replaced the buffer: 3.11 keeps its tail.
+                    visible = self.ac_in_buffer
+                    self._ac_in = visible[-held:]
+                    self._ac_pos = 0
+            else:
+                self._ac_in = b""
+                self._ac_pos = 0
+            return
+
+    def _ac_consumed(self, buf: bytes, pos: int, count: int) -> None:
+        """Drop ``count`` bytes from the visible input after a callback ran."""
+        if self._ac_in is buf and self._ac_pos == pos:
+            self._ac_pos = pos + count
+        else:
+            # collect_incoming_data replaced or read ac_in_buffer: 3.11 slices
+            # whatever is visible now.
+            visible = self.ac_in_buffer
+            self._ac_in = visible[count:]
+            self._ac_pos = 0
+
+    def _ac_overflow(self) -> None:
+        self._ac_in = b""
+        self._ac_pos = 0
+        self._ac_pending = 0
+        self.handle_buffer_overflow()
+
+    def handle_buffer_overflow(self) -> None:
+        """A record outgrew ``ac_max_buffer_size`` before its terminator came.
+
+        Called with the record's unconsumed input already dropped; the rest of
+        the current ``recv()`` is not framed. The default logs an error,
+        discards both buffers and calls ``handle_close()``. Override to answer
+        the peer first (e.g. ``push()`` an error then ``close_when_done()``) or
+        to keep the channel open; framing then resumes with the next read, as
+        if a new record began.
+        """
+        self.log_info(
+            "input record exceeds ac_max_buffer_size=%r bytes without terminator %r; closing %r"
+            % (self.ac_max_buffer_size, getattr(self, "terminator", None), self),
+            "error",
+        )
+        self.discard_buffers()
+        self.handle_close()
+
+    # -- output ---------------------------------------------------------------
+
+    def handle_write(self) -> None:
+        """The socket can take data: send from the queue."""
+        self.initiate_send()
+
+    def handle_close(self) -> None:
+        """The peer closed: close the channel."""
+        self.close()
+
+    def push(self, data: BytesLike) -> None:
+        """Queue bytes-like ``data`` and send what the socket takes now.
+
+        The object is queued as is (as in 3.11): do not mutate a pushed
+        bytearray before it is sent.
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                "push() takes a bytes-like object (bytes, bytearray, memoryview), not %s"
+                % type(data).__name__
+            )
+        fifo = self._fifo
+        was = bool(fifo) or not self.connected
+        # Our own queue is appended to around its notifying override: the
+        # change is reported once, after the first send attempt.
+        append = _append if type(fifo) is _ProducerFifo else type(fifo).append
+        size = self.ac_out_buffer_size
+        if len(data) > size:
+            for start in range(0, len(data), size):
+                append(fifo, data[start : start + size])
+        else:
+            append(fifo, data)
+        self._initiate_send()
+        self._report(was)
+
+    def push_with_producer(self, producer: Union[Producer, BytesLike]) -> None:
+        """Queue a producer (its ``more()`` gives data until b'') and start sending."""
+        fifo = self._fifo
+        was = bool(fifo) or not self.connected
+        if type(fifo) is _ProducerFifo:
+            _append(fifo, producer)
+        else:
+            fifo.append(producer)
+        self._initiate_send()
+        self._report(was)
+
+    def readable(self) -> bool:
+        """Always True: input is framed however much of it arrives."""
+        return True
+
+    def writable(self) -> bool:
+        """True while the queue holds something, or the connect is pending."""
+        return bool(self._fifo) or not self.connected
+
+    def close_when_done(self) -> None:
+        """Close the channel once everything queued before now is sent."""
+        was = self._stock_writable()
+        fifo = self._fifo
+        if type(fifo) is _ProducerFifo:
+            _append(fifo, None)
+        else:
+            fifo.append(None)
+        self._report(was)
+
+    def initiate_send(self) -> None:
+        """Send from the head of the queue once, as much as the socket takes."""
+        was = self._stock_writable()
+        self._initiate_send()
+        self._report(was)
+
+    def _initiate_send(self) -> None:
+        fifo = self._fifo
+        if type(fifo) is _ProducerFifo:
+            popleft, appendleft = _popleft, _appendleft
+        else:  # a queue legacy code assigned: only what 3.11 used of it
+            popleft, appendleft = _del_first, type(fifo).appendleft
+        while fifo and self.connected:
+            first = fifo[0]
+            if not first:
+                # An empty piece is dropped; None means close now.
+                popleft(fifo)
+                if first is None:
+                    self.handle_close()
+                    return
+            size = self.ac_out_buffer_size
+            try:
+                data = first[:size]
+            except TypeError:
+                # A producer: queue what it gives in front of it.
+                data = first.more()
+                if data:
+                    appendleft(fifo, data)
+                else:
+                    popleft(fifo)
+                continue
+            if isinstance(data, str):
+                if not self.use_encoding:
+                    raise TypeError(
+                        "cannot send str %r from the output queue: push bytes, or set use_encoding"
+                        % (data[:40],)
+                    )
+                data = data.encode(self.encoding)
+            try:
+                sent = self.send(data)
+            except OSError:
+                self.handle_error()
+                return
+            if sent:
+                if sent < len(data) or size < len(first):
+                    fifo[0] = first[sent:]
+                else:
+                    popleft(fifo)
+            # One send per call: the socket said what it takes.
+            return
+
+    def discard_buffers(self) -> None:
+        """Drop all buffered input and queued output (emergencies only)."""
+        was = self._stock_writable()
+        self._ac_in = b""
+        self._ac_pos = 0
+        self._ac_pending = 0
+        del self.incoming[:]
+        fifo = self._fifo
+        if type(fifo) is _ProducerFifo:
+            deque.clear(fifo)
+        else:
+            fifo.clear()
+        self._report(was)
+
+
+class simple_producer:
+    """A producer over a bytes object, handing it out ``buffer_size`` at a time."""
+
+    def __init__(self, data: BytesLike, buffer_size: int = 512) -> None:
+        if not isinstance(buffer_size, int) or buffer_size < 1:
+            raise ValueError("buffer_size must be a positive int, not %r" % (buffer_size,))
+        self.data = data
+        self.buffer_size = buffer_size
+
+    def more(self) -> BytesLike:
+        """The next piece of at most ``buffer_size`` bytes; b'' at the end."""
+        data = self.data
+        if len(data) > self.buffer_size:
+            self.data = data[self.buffer_size :]
+            return data[: self.buffer_size]
+        self.data = b""
+        return data
+
+
+def find_prefix_at_end(haystack: Any, needle: Any) -> int:
+    """Length of the longest proper prefix of ``needle`` that ends ``haystack``.
+
+    E.g. 1 for ("qwerty\\r", "\\r\\n"), 0 for ("qwerty", "\\r\\n"). Assumes
+    ``needle`` itself does not occur at the end (that is a full match).
+    """
+    return _prefix_at_end(haystack, needle, 0)
+
+
+def _prefix_at_end(haystack: Any, needle: Any, start: int) -> int:
+    # Longest first: a self-overlapping terminator (b"\r\n\r\n") must keep
+    # back as much as can still complete it.
+    size = min(len(needle) - 1, len(haystack) - start)
+    while size > 0:
+        if haystack.endswith(needle[:size], start):
+            return size
+        size -= 1
+    return 0
+
+
+# Their repr and pickling name the module legacy code imported them from.
+async_chat.__module__ = simple_producer.__module__ = "asynchat"
+
+core.register_stock_predicates(async_chat.readable, async_chat.writable)
