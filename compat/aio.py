@@ -1,0 +1,98 @@
+"""Facade 3: asyncio protocols and streams in the shared channel map.
+
+Every asyncio server and transport on the core's loop is a channel in
+``compat.asyncore.socket_map``: ``asyncore.loop()`` keeps serving while one
+is open, ``asyncore.close_all()`` closes it, ``len(socket_map)`` counts it.
+Legacy channels and asyncio code hand connections to each other with
+:func:`adopt_protocol`, :func:`adopt_stream` and :func:`start_legacy_server`;
+:class:`TerminatorProtocol` and :func:`write_producer` bring asynchat's
+framing and producers to asyncio code.
+
+Which loop is "the core's loop": the loop ``asyncore.loop()`` makes, the
+loop :func:`run` makes, and any loop of :class:`CoreEventLoopPolicy`. On
+other loops (uvloop, the loop of a plain ``asyncio.run``) legacy channels are
+served all the same, but only the servers and transports made through this
+module (or passed to :func:`track`) are in the map.
+"""
+import asyncio
+from typing import Any, Coroutine, Optional, TypeVar
+
+from compat import core
+from compat.aio_channels import AsyncioChannel, PendingChannel, ServerChannel, TransportChannel, track
+from compat.aio_handoff import adopt_protocol, adopt_stream, closed, start_legacy_server, write_producer
+from compat.aioloop import CoreEventLoop, CoreEventLoopPolicy
+from compat.terminator_protocol import TerminatorProtocol, find_prefix_at_end
+
+__all__ = [
+    "run",
+    "new_event_loop",
+    "CoreEventLoop",
+    "CoreEventLoopPolicy",
+    "adopt_protocol",
+    "adopt_stream",
+    "start_legacy_server",
+    "write_producer",
+    "closed",
+    "track",
+    "TerminatorProtocol",
+    "find_prefix_at_end",
+    "AsyncioChannel",
+    "ServerChannel",
+    "TransportChannel",
+    "PendingChannel",
+]
+
+T = TypeVar("T")
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A new loop as the core makes one: a :class:`CoreEventLoop`, or the policy's (uvloop)."""
+    return core._new_loop()
+
+
+def run(main: Coroutine[Any, Any, T], *, debug: Optional[bool] = None) -> T:
+    """Run ``main`` on a new core loop, then serve the shared map until it is empty.
+
+    Like ``asyncio.run``, plus: legacy channels already in the map are served
+    from the start, every asyncio server and transport is in the map, and it
+    returns only once ``main`` is done and the map is empty (as
+    ``asyncore.loop()`` would). Remaining tasks are cancelled at the end.
+    """
+    from compat import asyncore
+
+    if asyncio._get_running_loop() is not None:
+        raise RuntimeError("compat.run() cannot be called from a running event loop")
+    if not asyncio.iscoroutine(main):
+        raise TypeError(f"a coroutine was expected, got {main!r}")
+    loop = new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        if debug is not None:
+            loop.set_debug(debug)
+        asyncore.socket_map.server.attach(loop)
+        result = loop.run_until_complete(main)
+        if asyncore.socket_map:
+            asyncore.loop(map=asyncore.socket_map)
+        return result
+    finally:
+        try:
+            _finish(loop)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+def _finish(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left, as asyncio.run does, and shut generators down."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        for task in tasks:
+            if not task.cancelled() and task.exception() is not None:
+                loop.call_exception_handler(
+                    {"message": "unhandled exception during compat.run() shutdown", "exception": task.exception(), "task": task}
+                )
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(loop.shutdown_default_executor())

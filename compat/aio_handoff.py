@@ -1,0 +1,242 @@
+"""Hand-offs between legacy channels and asyncio, both ways.
+
+- legacy listener -> asyncio: :func:`adopt_protocol`, :func:`adopt_stream`
+  (call them from ``handle_accepted(sock, addr)``);
+- asyncio server -> legacy channel: :func:`start_legacy_server`;
+- asynchat producers -> StreamWriter: :func:`write_producer`;
+- legacy channel -> awaitable: :func:`closed`.
+"""
+import asyncio
+import os
+import socket
+from typing import Any, Awaitable, Callable, Optional, Tuple
+
+from compat import core
+from compat.aio_channels import AsyncioChannel, PendingChannel, _wake, map_for, track
+
+__all__ = ["adopt_protocol", "adopt_stream", "start_legacy_server", "write_producer", "closed"]
+
+ProtocolFactory = Callable[[], asyncio.BaseProtocol]
+StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Optional[Awaitable[None]]]
+
+# Hand-off tasks are kept alive here: the loop only holds weak references.
+_tasks: "set[asyncio.Task[Any]]" = set()
+
+
+def _loop_here() -> asyncio.AbstractEventLoop:
+    """The running loop, else the loop the core serves this thread's map with."""
+    running = asyncio._get_running_loop()
+    return running if running is not None else core.thread_loop()
+
+
+def _check_stream_socket(sock: Any, what: str) -> None:
+    if not isinstance(sock, socket.socket):
+        raise TypeError(f"{what} takes a socket.socket, not {type(sock).__name__}")
+    if sock.fileno() == -1:
+        raise ValueError(f"{what}: the socket is closed")
+    if sock.type != socket.SOCK_STREAM:
+        raise ValueError(f"{what}: a stream (SOCK_STREAM) socket is required, not {sock.type!r}")
+    try:
+        sock.getpeername()
+    except OSError:
+        raise ValueError(f"{what}: the socket is not connected") from None
+
+
+def adopt_protocol(
+    sock: socket.socket,
+    protocol_factory: ProtocolFactory,
+    *,
+    loop: Optional[asyncio.AbstractEventLoop] = None,
+) -> "asyncio.Task[Tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]":
+    """Serve the connected ``sock`` with an asyncio protocol from now on.
+
+    Meant for a legacy listener's ``handle_accepted(sock, addr)``. Returns the
+    task that builds the transport; it resolves to ``(transport, protocol)``.
+    The socket stays a channel in the shared map throughout.
+    """
+    _check_stream_socket(sock, "adopt_protocol")
+    if not callable(protocol_factory):
+        raise TypeError("protocol_factory must be callable")
+    if loop is None:
+        loop = _loop_here()
+    map = map_for(loop)
+    pending = PendingChannel(sock, map) if map is not None else None
+
+    def factory() -> asyncio.BaseProtocol:
+        protocol = protocol_factory()
+        if pending is not None:
+            pending.started = True
+            _track_on_connect(protocol, loop)  # type: ignore[arg-type]
+        return protocol
+
+    task = loop.create_task(loop.connect_accepted_socket(factory, sock))
+    _tasks.add(task)
+    if pending is not None:
+        pending.task = task
+        pending.enter()
+
+    def done(task: "asyncio.Task[Any]") -> None:
+        _tasks.discard(task)
+        if pending is not None and pending.in_map:
+            pending.leave()  # no transport took its place: the hand-off failed
+        if (task.cancelled() or task.exception() is not None) and pending is not None and not pending.started:
+            sock.close()
+
+    task.add_done_callback(done)
+    return task
+
+
+def _track_on_connect(protocol: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """On a foreign loop, put the transport in the map when the protocol gets it."""
+    original = protocol.connection_made
+
+    def connection_made(transport: asyncio.BaseTransport) -> None:
+        if getattr(transport, "_compat_entries", None) is None:
+            track(transport, loop)  # the core's loop already did it otherwise
+        original(transport)
+
+    try:
+        protocol.connection_made = connection_made
+    except AttributeError:
+        raise TypeError(
+            f"cannot hand a socket to {type(protocol).__name__} on this loop: "
+            "its connection_made cannot be wrapped (__slots__)"
+        ) from None
+
+
+def adopt_stream(
+    sock: socket.socket,
+    client_connected_cb: StreamHandler,
+    *,
+    limit: int = 2**16,
+    loop: Optional[asyncio.AbstractEventLoop] = None,
+) -> "asyncio.Task[Tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]":
+    """Serve the connected ``sock`` with ``client_connected_cb(reader, writer)``.
+
+    The callback is called as ``asyncio.start_server`` calls it; a coroutine
+    function runs as a task. Returns the hand-off task of :func:`adopt_protocol`.
+    """
+    if not callable(client_connected_cb):
+        raise TypeError("client_connected_cb must be callable")
+
+    def factory() -> asyncio.BaseProtocol:
+        reader = asyncio.StreamReader(limit=limit)
+        return asyncio.StreamReaderProtocol(reader, client_connected_cb)
+
+    return adopt_protocol(sock, factory, loop=loop)
+
+
+class _HandOffProtocol(asyncio.Protocol):
+    """Takes an accepted connection away from asyncio and gives it to a legacy channel."""
+
+    def __init__(self, channel_factory: Callable[[socket.socket], Any]) -> None:
+        self.channel_factory = channel_factory
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Nothing has been read yet (reading starts after this callback), so
+        # a duplicate of the fd carries the whole connection; dropping the
+        # transport closes only asyncio's copy, which sends nothing to the peer.
+        tsock = transport.get_extra_info("socket")
+        sock = socket.socket(tsock.family, tsock.type, tsock.proto, fileno=os.dup(tsock.fileno()))
+        transport.abort()
+        try:
+            self.channel_factory(sock)
+        except BaseException as exc:
+            sock.close()
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, core.ExitNow)):
+                raise
+            asyncio.get_running_loop().call_exception_handler(
+                {"message": "start_legacy_server: the channel factory failed", "exception": exc}
+            )
+
+    def data_received(self, data: bytes) -> None:  # pragma: no cover - aborted before any read
+        raise RuntimeError("hand-off protocol received data")
+
+
+async def start_legacy_server(
+    channel_factory: Callable[[socket.socket], Any],
+    host: Any = None,
+    port: Optional[int] = None,
+    **kw: Any,
+) -> asyncio.AbstractServer:
+    """An asyncio server whose connections are served by ``channel_factory(sock)``.
+
+    Takes ``asyncio.start_server``'s keyword arguments (``limit`` is accepted
+    and unused; ``ssl`` is refused: a legacy channel reads the raw socket).
+    ``channel_factory`` is typically a dispatcher or ``async_chat`` subclass.
+    Returns the ``asyncio.Server``, which is a channel in the shared map.
+    """
+    if not callable(channel_factory):
+        raise TypeError("channel_factory must be callable")
+    if kw.get("ssl") is not None:
+        raise ValueError("start_legacy_server cannot serve TLS: legacy channels read the raw socket")
+    kw.pop("limit", None)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: _HandOffProtocol(channel_factory), host, port, **kw)
+    track(server, loop)
+    return server
+
+
+async def write_producer(writer: asyncio.StreamWriter, producer: Any) -> int:
+    """Write everything ``producer.more()`` yields (until b'') to ``writer``.
+
+    Waits on ``writer.drain()`` after each chunk, so a slow reader slows the
+    producer instead of filling memory. Returns the number of bytes written.
+    """
+    more = getattr(producer, "more", None)
+    if not callable(more):
+        raise TypeError(f"a producer needs a more() method; got {type(producer).__name__}")
+    total = 0
+    while True:
+        data = more()
+        if not data:
+            return total
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"producer.more() must return bytes, not {type(data).__name__}")
+        writer.write(data)
+        total += len(data)
+        await writer.drain()
+
+
+async def closed(channel: Any) -> None:
+    """Wait until ``channel`` leaves its map (a legacy channel closed, or an asyncio entry)."""
+    if isinstance(channel, AsyncioChannel):
+        await channel.wait_closed()
+        return
+    if not callable(getattr(channel, "del_channel", None)):
+        raise TypeError(f"closed() takes a legacy channel or a map entry, not {type(channel).__name__}")
+    if not _in_map(channel):
+        return
+    fut = asyncio.get_running_loop().create_future()
+    _close_waiters(channel).append(fut)
+    await fut
+
+
+def _in_map(channel: Any) -> bool:
+    fd = getattr(channel, "_fileno", None)
+    map = getattr(channel, "_map", None)
+    return fd is not None and map is not None and map.get(fd) is channel
+
+
+def _close_waiters(channel: Any) -> list:
+    """The futures woken when ``channel`` leaves its map (hooking del_channel once)."""
+    waiters = channel.__dict__.get("_compat_close_waiters")
+    if waiters is not None:
+        return waiters
+    waiters = channel._compat_close_waiters = []
+    original = channel.del_channel
+
+    # Every way out of the map goes through del_channel (close(),
+    # handle_close(), close_all() via close()).
+    def del_channel(map: Any = None) -> None:
+        try:
+            original(map)
+        finally:
+            if not _in_map(channel):
+                pending = list(waiters)
+                del waiters[:]
+                for fut in pending:
+                    _wake(fut)
+
+    channel.del_channel = del_channel
+    return waiters
