@@ -1,0 +1,94 @@
+"""One file through the codemod: pre-pass, analysis, transforms, compile check."""
+import ast
+from dataclasses import dataclass, field
+from typing import List
+
+from ._deps import require_libcst
+from .analysis import Analysis, analyze
+from .diagnostics import Diagnostic
+from .prepass import prepass
+
+
+@dataclass
+class FileResult:
+    """Outcome for one file: the new text and what was refused or failed."""
+
+    path: str
+    old: str
+    new: str
+    diagnostics: List[Diagnostic] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Whether the codemod rewrote anything."""
+        return self.new != self.old
+
+    @property
+    def failed(self) -> bool:
+        """Whether the file could not be processed at all."""
+        return any(d.kind == "error" for d in self.diagnostics)
+
+
+def _compiles(source: str, path: str) -> str:
+    """Empty string if ``source`` compiles, else the error message."""
+    try:
+        compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None)
+        return f"{getattr(exc, 'msg', exc)} (line {line})"
+    return ""
+
+
+def _transform(text: str, analysis: Analysis) -> str:
+    import libcst as cst
+
+    from .pipeline import Pipeline, State
+    from .transform_coroutine import CoroutineToAsync
+    from .transform_ensure_future import EnsureFuture
+    from .transform_imports import FixImports
+    from .transform_loop_kwarg import RemoveLoopArgument
+    from .transform_run import RunMain
+    from .transform_task_methods import TaskClassMethods
+    from .transform_wait import WaitWrapsCoroutines
+
+    state = State(analysis)
+    transforms = [
+        CoroutineToAsync(state), RemoveLoopArgument(state), EnsureFuture(state),
+        TaskClassMethods(state), WaitWrapsCoroutines(state), RunMain(state), FixImports(state),
+    ]
+    module = cst.parse_module(text)
+    new = module.visit(Pipeline(state, transforms))
+    if state.next_index != len(analysis.funcs):
+        raise RuntimeError("libcst and ast disagree about the functions of this file")
+    return new.code
+
+
+def transform_source(source: str, path: str = "<string>") -> FileResult:
+    """Rewrite one module's source; refusals and errors come back as diagnostics."""
+    require_libcst()
+    text, renames = prepass(source)
+    notes = [Diagnostic(line, col, why, "note") for line, col, why in renames if "renamed" in why]
+    try:
+        tree = ast.parse(text, path)
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None) or 1
+        col = getattr(exc, "offset", None) or 1
+        msg = getattr(exc, "msg", str(exc))
+        return FileResult(path, source, source, [Diagnostic(line, col, f"cannot parse: {msg}", "error")])
+    analysis = analyze(tree)
+    diagnostics = notes + analysis.refusals
+    if not analysis.changes_expected:
+        return FileResult(path, source, text, diagnostics)
+    try:
+        new = _transform(text, analysis)
+    except Exception as exc:  # libcst parser errors and our own consistency check
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return FileResult(path, source, source, diagnostics + [Diagnostic(1, 1, f"cannot rewrite: {first}", "error")])
+    if new != text:
+        error = _compiles(new, path)
+        # A file that did not compile before (e.g. ``yield`` in a comprehension,
+        # refused above) may keep its old error; any new error is ours.
+        if error and not _compiles(text, path):
+            reason = f"rewritten code does not compile ({error}); file left unchanged"
+            return FileResult(path, source, source, diagnostics + [Diagnostic(1, 1, reason, "error")])
+    return FileResult(path, source, new, diagnostics)

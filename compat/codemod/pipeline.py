@@ -1,0 +1,121 @@
+"""Runs several transforms in ONE walk of the libcst tree.
+
+Each transform is a small ``CSTTransformer`` subclass in the style of
+libcst's codemod commands (a ``DESCRIPTION``, ``visit_*``/``leave_*``
+methods). Walking the tree once per transform would multiply libcst's cost
+(the slow part of the codemod), so :class:`Pipeline` fans every node out to
+all of them, and skips whole functions the analysis found nothing to do in.
+"""
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+import libcst as cst
+
+from .analysis import Analysis, FuncInfo
+from .names import Path, cst_dotted
+
+
+@dataclass
+class Frame:
+    """The function being walked."""
+
+    info: FuncInfo
+    lambda_depth: int = 0
+    returns_seen: int = 0
+
+
+class State:
+    """What the transforms of one file share."""
+
+    def __init__(self, analysis: Analysis) -> None:
+        self.analysis = analysis
+        self.names = analysis.names
+        self.frames: List[Frame] = []
+        self.next_index = 0
+        self.need_asyncio_import = False
+
+    @property
+    def frame(self) -> Optional[Frame]:
+        """The innermost function, or None at module or class level."""
+        return self.frames[-1] if self.frames else None
+
+    @property
+    def in_converted(self) -> bool:
+        """Inside the own body of a function becoming ``async def``."""
+        f = self.frame
+        return f is not None and f.info.convert and f.lambda_depth == 0
+
+    def path(self, node: cst.CSTNode) -> Optional[Path]:
+        """``asyncio.X`` path of an expression (any alias), or None."""
+        return self.names.path(cst_dotted(node))
+
+    def asyncio_attr(self, attr: str) -> cst.Attribute:
+        """``asyncio.attr`` spelled with the file's alias (importing it if needed)."""
+        prefix = self.names.prefix
+        if prefix is None:
+            self.need_asyncio_import = True
+            prefix = "asyncio"
+        return cst.Attribute(value=cst.Name(prefix), attr=cst.Name(attr))
+
+
+class Transform(cst.CSTTransformer):
+    """Base of the codemod's transforms; ``state`` is shared by all of them."""
+
+    DESCRIPTION = ""
+
+    def __init__(self, state: State) -> None:
+        super().__init__()
+        self.state = state
+
+
+Result = Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
+
+
+class Pipeline(cst.CSTTransformer):
+    """Fan each visit/leave out to every transform, in order."""
+
+    def __init__(self, state: State, transforms: Sequence[Transform]) -> None:
+        super().__init__()
+        self.state = state
+        self.transforms = list(transforms)
+        self._visit: Dict[str, List[Callable]] = {}
+        self._leave: Dict[str, List[Callable]] = {}
+        for t in self.transforms:
+            for attr in dir(type(t)):
+                if attr.startswith("visit_") and attr.count("_") == 1:
+                    self._visit.setdefault(attr[6:], []).append(getattr(t, attr))
+                elif attr.startswith("leave_") and attr.count("_") == 1:
+                    self._leave.setdefault(attr[6:], []).append(getattr(t, attr))
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        name = type(node).__name__
+        state = self.state
+        descend = True
+        if name == "FunctionDef":
+            info = state.analysis.funcs[state.next_index]
+            state.next_index += 1
+            state.frames.append(Frame(info))
+            if not info.touch:
+                # nothing to do inside: skip its body and its nested defs
+                state.next_index += info.nested_count
+                descend = False
+        elif name == "Lambda" and state.frames:
+            state.frames[-1].lambda_depth += 1
+        for fn in self._visit.get(name, ()):
+            if fn(node) is False:
+                descend = False
+        return descend
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Result:
+        name = type(original_node).__name__
+        result: Result = updated_node
+        for fn in self._leave.get(name, ()):
+            result = fn(original_node, result)
+            if not isinstance(result, cst.CSTNode):
+                break
+        state = self.state
+        if name == "FunctionDef":
+            state.frames.pop()
+        elif name == "Lambda" and state.frames:
+            state.frames[-1].lambda_depth -= 1
+        return result
