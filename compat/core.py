@@ -18,9 +18,10 @@ import asyncio
 import atexit
 import selectors
 import select
+import socket
 import threading
 import warnings
-from typing import Any, Callable, Dict, MutableMapping, Optional, Set
+from typing import Any, Callable, Dict, List, MutableMapping, Optional, Set
 
 __all__ = [
     "ExitNow",
@@ -203,7 +204,7 @@ def in_other_thread(map: MutableMapping[int, Any]) -> Optional[asyncio.AbstractE
 class _Entry:
     """What the server registered for one fd."""
 
-    __slots__ = ("fd", "obj", "r", "w", "file", "ticking")
+    __slots__ = ("fd", "obj", "r", "w", "file", "ticking", "dirty")
 
     def __init__(self, fd: int, obj: Any) -> None:
         self.fd = fd
@@ -212,6 +213,7 @@ class _Entry:
         self.w = False
         self.file = False  # a regular file: always ready, never registered
         self.ticking = False
+        self.dirty = False  # queued for a predicate check before the next poll
 
 
 class _Run:
@@ -239,6 +241,7 @@ class Server:
         self.thread: Optional[int] = None
         self.entries: Dict[int, _Entry] = {}
         self.polled: Dict[int, _Entry] = {}
+        self.dirty: List[_Entry] = []
         self.hooked = False
         self._selector: Optional[HookedSelector] = None
         self.run: Optional[_Run] = None
@@ -296,6 +299,7 @@ class Server:
             self._pri = None
         self.entries.clear()
         self.polled.clear()
+        self.dirty = []
         if self.hooked and self in self._selector.servers:
             self._selector.servers.remove(self)
         self.hooked = False
@@ -360,7 +364,7 @@ class Server:
         old = self.entries.get(fd)
         if old is not None:
             if old.obj is obj:
-                self.sync_entry(old)
+                self._mark(old)
                 return
             self._unregister(old)
         entry = _Entry(fd, obj)
@@ -370,7 +374,10 @@ class Server:
         if _is_polled(obj):
             self.polled[fd] = entry
         self._pri_register(fd)
-        self.sync_entry(entry)
+        # Asked before the next poll, not now: asyncore never called the
+        # predicates from add_channel, and subclasses set the attributes
+        # their predicates read after dispatcher.__init__ returns.
+        self._mark(entry)
 
     def _unregister(self, entry: _Entry) -> None:
         fd = entry.fd
@@ -401,13 +408,23 @@ class Server:
             return
         loop = self.loop
         if loop is not None and self.thread != threading.get_ident() and loop.is_running():
-            loop.call_soon_threadsafe(self._sync_later, entry)
+            loop.call_soon_threadsafe(self._mark_later, entry)
             return
-        self.sync_entry(entry)
+        self._mark(entry)
 
-    def _sync_later(self, entry: _Entry) -> None:
+    def _mark_later(self, entry: _Entry) -> None:
         if self.entries.get(entry.fd) is entry:
-            self.sync_entry(entry)
+            self._mark(entry)
+
+    def _mark(self, entry: _Entry) -> None:
+        """Queue ``entry`` to have its predicates asked before the next poll."""
+        if entry.dirty:
+            return
+        entry.dirty = True
+        self.dirty.append(entry)
+        if not self.hooked and not self._resync_pending and self.loop is not None:
+            self._resync_pending = True
+            self.loop.call_soon(self._resync)
 
     def sync_entry(self, entry: _Entry) -> None:
         """Make the registered interest match the channel's predicates."""
@@ -470,12 +487,19 @@ class Server:
             self._dispatch(entry, "handle_close")
 
     def prepare(self) -> None:
-        """Ask the overriding channels their predicates (before each poll)."""
+        """Ask changed and overriding channels their predicates (before each poll)."""
+        entries = self.entries
+        if self.dirty:
+            dirty, self.dirty = self.dirty, []
+            for entry in dirty:
+                entry.dirty = False
+                if entries.get(entry.fd) is entry:
+                    self.sync_entry(entry)
         for entry in list(self.polled.values()):
-            if self.entries.get(entry.fd) is entry:
+            if entries.get(entry.fd) is entry:
                 self.sync_entry(entry)
 
-    def _resync_polled(self) -> None:
+    def _resync(self) -> None:
         self._resync_pending = False
         if self.loop is not None:
             self.prepare()
@@ -484,6 +508,13 @@ class Server:
 
     def _on_read(self, entry: _Entry) -> None:
         self._dispatch(entry, "handle_read_event")
+        sock = getattr(entry.obj, "socket", None)
+        if type(sock) is not socket.socket and entry.r and self.entries.get(entry.fd) is entry:
+            # TLS keeps decrypted bytes in user space: the fd will not poll
+            # readable for them, so deliver another read event ourselves.
+            pending = getattr(sock, "pending", None)
+            if pending is not None and pending() > 0 and self.loop is not None:
+                self.loop.call_soon(self._on_read, entry)
 
     def _on_write(self, entry: _Entry) -> None:
         self._dispatch(entry, "handle_write_event")
@@ -510,7 +541,7 @@ class Server:
             self.loop.stop()  # type: ignore[union-attr]
         if self.polled and not self.hooked and not self._resync_pending:
             self._resync_pending = True
-            self.loop.call_soon(self._resync_polled)  # type: ignore[union-attr]
+            self.loop.call_soon(self._resync)  # type: ignore[union-attr]
 
     def _leave(self, exc: BaseException) -> None:
         run = self.run
@@ -565,7 +596,7 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
     def select(self, timeout: Optional[float] = None) -> Any:
         """Run every server's prepare hook, then poll."""
         for server in self.servers:
-            if server.polled:
+            if server.polled or server.dirty:
                 server.prepare()
         return super().select(timeout)
 

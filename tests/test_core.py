@@ -589,3 +589,40 @@ def test_leaving_exceptions_keep_the_map_and_a_second_loop_resumes(clean_map, ex
     finally:
         b.close()
         chan.close()
+
+
+def test_predicates_are_not_asked_before_the_subclass_init_finishes(clean_map):
+    """Regression: a handler made inside a running loop sets its attributes after
+    dispatcher.__init__; asyncore asked predicates only at the next pass."""
+
+    class Late(asyncore.dispatcher):
+        def __init__(self, sock):
+            super().__init__(sock)
+            self.greeting = b"hello"  # writable() reads it
+
+        def writable(self):
+            return bool(self.greeting)
+
+        def handle_write(self):
+            self.greeting = self.greeting[self.send(self.greeting):]
+
+        def handle_read(self):
+            self.recv(10)
+
+    server = Listener(handler=lambda sock, map: Late(sock))
+    client = socket.create_connection((HOST, server.port))
+    client.setblocking(False)
+    got = []
+
+    def greeted():
+        try:
+            got.append(client.recv(10))
+        except BlockingIOError:
+            pass
+        return b"".join(got) == b"hello"
+
+    try:
+        run_until(greeted)
+    finally:
+        client.close()
+        asyncore.close_all(ignore_all=True)
