@@ -693,8 +693,8 @@ def serve(map: MutableMapping[int, Any], timeout: float = 30.0, count: Optional[
         timeout = 30.0
     elif not isinstance(timeout, (int, float)):
         raise TypeError(f"timeout must be a number, not {type(timeout).__name__}")
-    if count is not None and not isinstance(count, int):
-        raise TypeError(f"count must be an int or None, not {type(count).__name__}")
+    if count is not None and not isinstance(count, (int, float)):
+        raise TypeError(f"count must be a number or None, not {type(count).__name__}")
     if not map:
         return
     loop = thread_loop()

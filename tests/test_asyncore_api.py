@@ -985,12 +985,8 @@ def test_bad_loop_arguments_raise_type_error(tcp_pair, kwargs):
         asyncore.close_all(map=m)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: loop(count=1.5) raises TypeError; 3.11 accepted a float count "
-    "(`while map and count > 0: ...; count -= 1`) and ran 2 passes",
-)
 def test_float_count_runs_like_3_11(tcp_pair):
+    """Regression: 3.11 accepted a float count and ran ceil(count) passes."""
     ours, _ = tcp_pair()
     d = Writer(ours)
     asyncore.loop(timeout=1, count=1.5)
