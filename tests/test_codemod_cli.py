@@ -197,7 +197,7 @@ def test_report_text(tmp_path):
     ) in out
     assert f"  {f}:5:1: async_chat_subclass: class Handler(asynchat.async_chat)\n" in out
     assert f"  {f}:15:16: loop_kwarg: asyncio.sleep(..., loop=...)\n" in out
-    assert f"  {f}:16:9: removed_api: asyncio.async() (gone in 3.7)\n" in out
+    assert f"  {f}:16:17: removed_api: asyncio.async() (gone in 3.7)\n" in out
     assert "clean.py" not in out
     assert "total: 2 files (1 with legacy constructs)" in out
 
