@@ -290,6 +290,15 @@ def test_connect_refused_goes_to_handle_error_then_handle_close(refused_addr, ca
     assert "Connection refused" in out
 
 
+def test_connect_already_connected_calls_handle_connect_at_once(tcp_pair):
+    ours, peer = tcp_pair()
+    d = Recorder(ours)
+    d.connected = False  # as if connect() were called on it now
+    d.connect(peer.getsockname())  # connect_ex gives EISCONN: done already
+    assert d.events == [("connect", False)]
+    assert (d.connecting, d.connected) == (False, True)
+
+
 def test_connect_to_bad_address_raises_at_once():
     d = asyncore.dispatcher()
     d.create_socket()
@@ -790,6 +799,15 @@ def test_loop_count_runs_that_many_passes(tcp_pair, use_poll):
     asyncore.loop(timeout=1, use_poll=use_poll, count=4)
     assert d.writes == 4  # one ready channel: one event per pass
     assert asyncore.socket_map == {ours.fileno(): d}
+
+
+def test_loop_count_stops_early_when_the_map_empties(tcp_pair):
+    ours, _ = tcp_pair()
+    d = Writer(ours, on_write=lambda self: self.close())
+    start = time.monotonic()
+    asyncore.loop(timeout=5, count=10)
+    assert d.writes == 1
+    assert time.monotonic() - start < 4  # did not sit out a 5 s pass
 
 
 def test_loop_count_zero_runs_no_pass(tcp_pair):
