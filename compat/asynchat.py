@@ -11,8 +11,14 @@ What differs is underneath:
   predicates only after its own events and when its output queue goes from
   empty to non-empty or back (``push``, ``push_with_producer``,
   ``close_when_done``, ``discard_buffers``, ``initiate_send``, or an append
-  straight to ``producer_fifo``), so an idle channel costs nothing per pass
-  and a ``push()`` from another thread wakes a running ``loop()`` at once.
+  straight to ``producer_fifo``), so an idle channel costs nothing per pass.
+* ``push()``, ``push_with_producer()``, ``close_when_done()``,
+  ``initiate_send()`` and ``discard_buffers()`` called from another thread
+  than the one running ``loop()`` are handed to that thread in order (its
+  loop wakes at once; 3.11 raced on the queue and waited up to ``timeout``).
+* A peer that half-closes while output is queued still gets that output;
+  ``handle_close()`` follows once it is sent (3.11 closed at once and lost
+  it), as for the asyncore facade's ``dispatcher_with_send``.
 * Input is scanned with an offset instead of re-slicing the buffer after
   every terminator, so a ``recv()`` carrying many records costs O(size).
 * ``ac_max_buffer_size`` (opt-in, default unbounded as in 3.11) bounds a
@@ -420,6 +426,12 @@ class async_chat(asyncore.dispatcher):
                 "push() takes a bytes-like object (bytes, bytearray, memoryview), not %s"
                 % type(data).__name__
             )
+        loop = core.in_other_thread(self._map)
+        if loop is not None:
+            # The serving thread owns the queue: hand the data over in order
+            # (this also wakes its loop at once).
+            loop.call_soon_threadsafe(self.push, data)
+            return
         fifo = self._fifo
         was = bool(fifo) or not self.connected
         # Our own queue is appended to around its notifying override: the
@@ -436,6 +448,10 @@ class async_chat(asyncore.dispatcher):
 
     def push_with_producer(self, producer: Union[Producer, BytesLike]) -> None:
         """Queue a producer (its ``more()`` gives data until b'') and start sending."""
+        loop = core.in_other_thread(self._map)
+        if loop is not None:
+            loop.call_soon_threadsafe(self.push_with_producer, producer)
+            return
         fifo = self._fifo
         was = bool(fifo) or not self.connected
         if type(fifo) is _ProducerFifo:
@@ -455,6 +471,10 @@ class async_chat(asyncore.dispatcher):
 
     def close_when_done(self) -> None:
         """Close the channel once everything queued before now is sent."""
+        loop = core.in_other_thread(self._map)
+        if loop is not None:
+            loop.call_soon_threadsafe(self.close_when_done)
+            return
         was = self._stock_writable()
         fifo = self._fifo
         if type(fifo) is _ProducerFifo:
@@ -465,11 +485,25 @@ class async_chat(asyncore.dispatcher):
 
     def initiate_send(self) -> None:
         """Send from the head of the queue once, as much as the socket takes."""
+        loop = core.in_other_thread(self._map)
+        if loop is not None:
+            loop.call_soon_threadsafe(self.initiate_send)
+            return
         was = self._stock_writable()
         self._initiate_send()
         self._report(was)
 
     def _initiate_send(self) -> None:
+        self._send_once()
+        if self.eof_received and not self._fifo:
+            self._flushed_after_eof()
+
+    def _output_pending(self) -> bool:
+        # The peer half-closed: the facade keeps the channel open until this
+        # queue is flushed (3.11 closed at once and lost it).
+        return bool(self._fifo)
+
+    def _send_once(self) -> None:
         fifo = self._fifo
         if type(fifo) is _ProducerFifo:
             popleft, appendleft = _popleft, _appendleft
@@ -516,6 +550,10 @@ class async_chat(asyncore.dispatcher):
 
     def discard_buffers(self) -> None:
         """Drop all buffered input and queued output (emergencies only)."""
+        loop = core.in_other_thread(self._map)
+        if loop is not None:
+            loop.call_soon_threadsafe(self.discard_buffers)
+            return
         was = self._stock_writable()
         self._ac_in = b""
         self._ac_pos = 0
