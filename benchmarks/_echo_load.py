@@ -72,6 +72,14 @@ def server_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def machine_busy() -> float:
+    """CPU seconds all CPUs spent not idle since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest is inside user)
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / _TICK
+
+
 def server_mem(pid: int) -> dict:
     """VmRSS and VmHWM of *pid*, in KiB."""
     out = {}
@@ -266,6 +274,7 @@ def timed_window(load: Load, pid: int, duration: float) -> dict:
     """Ping-pong for *duration* seconds; the server's CPU over exactly that."""
     perf = time.perf_counter
     lat = []
+    busy0 = machine_busy()
     cpu0 = server_cpu(pid)
     own0 = os.times()
     t0 = perf()
@@ -273,7 +282,9 @@ def timed_window(load: Load, pid: int, duration: float) -> dict:
     t1 = perf()
     cpu1 = server_cpu(pid)
     own1 = os.times()
+    busy1 = machine_busy()
     elapsed = t1 - t0
+    own = (own1.user - own0.user) + (own1.system - own0.system)
     lat.sort()
     return dict(
         msgs=n,
@@ -285,7 +296,10 @@ def timed_window(load: Load, pid: int, duration: float) -> dict:
         server_cpu_s=cpu1 - cpu0,
         server_cpu_per_msg_us=(cpu1 - cpu0) / n * 1e6 if n else float("nan"),
         server_cpu_pct=(cpu1 - cpu0) / elapsed * 100,
-        client_cpu_pct=((own1.user - own0.user) + (own1.system - own0.system)) / elapsed * 100,
+        client_cpu_pct=own / elapsed * 100,
+        # Everything else the machine did meanwhile (other programs, softirq
+        # threads), in % of one CPU: a busy machine makes the numbers noisy.
+        other_cpu_pct=max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - own) / elapsed * 100,
         hwm_kb=server_mem(pid)["VmHWM"],
     )
 

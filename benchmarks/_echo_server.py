@@ -1,7 +1,7 @@
 """Echo server for benchmarks/echo.py: the same asyncore code on either module.
 
     python _echo_server.py --impl stdlib|compat [--poll] [--uvloop]
-                           [--cpu N] [--nofile N]
+                           [--nodelay] [--cpu N] [--nofile N]
 
 Prints ``listening PORT`` on stdout once it accepts connections, then serves
 until it is killed.  What it is (module file, Python version, loop flavour)
@@ -10,6 +10,7 @@ goes to stderr, so the harness can check it ran what it meant to.
 import argparse
 import os
 import resource
+import socket
 import sys
 import warnings
 
@@ -43,6 +44,7 @@ def main() -> None:
     ap.add_argument("--uvloop", action="store_true", help="uvloop.install() first")
     ap.add_argument("--cpu", type=int, default=None)
     ap.add_argument("--nofile", type=int, default=0)
+    ap.add_argument("--nodelay", action="store_true", help="TCP_NODELAY on accepted sockets")
     ap.add_argument("--recv-size", type=int, default=8192)
     args = ap.parse_args()
 
@@ -72,6 +74,7 @@ def main() -> None:
         flavour = "uvloop %s" % uvloop.__version__
 
     recv_size = args.recv_size
+    nodelay = args.nodelay
 
     # The server below is the classic one from the asyncore documentation:
     # nothing in it knows which asyncore it runs on.
@@ -94,13 +97,15 @@ def main() -> None:
             self.listen(1024)
 
         def handle_accepted(self, sock, addr):
+            if nodelay:  # only with --nodelay: shows what Nagle costs
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             EchoHandler(sock)
 
     server = EchoServer("127.0.0.1", 0)
     port = server.socket.getsockname()[1]
     sys.stderr.write(
-        "server: %s from %s, Python %s, use_poll=%s, loop=%s\n"
-        % (asyncore.__name__, asyncore.__file__, sys.version.split()[0], args.poll, flavour)
+        "server: %s from %s, Python %s, use_poll=%s, loop=%s, nodelay=%s\n"
+        % (asyncore.__name__, asyncore.__file__, sys.version.split()[0], args.poll, flavour, nodelay)
     )
     sys.stderr.flush()
     sys.stdout.write("listening %d\n" % port)

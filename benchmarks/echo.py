@@ -11,9 +11,10 @@ so the server's own cost shows (on 2 cores both would otherwise saturate).
                               [--servers stdlib@3.11,compat@3.11,...]
                               [--json results.json]
 
-Server specs are ``IMPL[+poll][+uvloop]@X.Y``: IMPL is ``stdlib`` (3.11 or
-older) or ``compat``; ``+poll`` passes ``use_poll=True``; ``+uvloop`` calls
-``uvloop.install()`` first.  Unavailable ones (no interpreter, no uvloop,
+Server specs are ``IMPL[+poll][+uvloop][+nodelay]@X.Y``: IMPL is ``stdlib``
+(3.11 or older) or ``compat``; ``+poll`` passes ``use_poll=True``; ``+uvloop``
+calls ``uvloop.install()`` first; ``+nodelay`` sets TCP_NODELAY on accepted
+sockets in the server code (to tell Nagle's cost from the loop's).  Unavailable ones (no interpreter, no uvloop,
 compat not importable) are skipped with a note.  Medians over the repeats
 are printed per scenario, then the issue's targets.  See benchmarks/README.md.
 """
@@ -59,8 +60,9 @@ class Spec:
         self.impl = parts[0]
         self.poll = "poll" in parts[1:]
         self.uvloop = "uvloop" in parts[1:]
+        self.nodelay = "nodelay" in parts[1:]
         self.version = version or "3.11"
-        if self.impl not in ("stdlib", "compat") or set(parts[1:]) - {"poll", "uvloop"}:
+        if self.impl not in ("stdlib", "compat") or set(parts[1:]) - {"poll", "uvloop", "nodelay"}:
             raise ValueError("bad server spec %r" % text)
         if self.impl == "stdlib" and self.uvloop:
             raise ValueError("%r: uvloop only applies to compat" % text)
@@ -81,6 +83,8 @@ class Spec:
             extra = " use_poll"
         if self.uvloop:
             extra += " uvloop"
+        if self.nodelay:
+            extra += " nodelay"
         return "%s %s%s" % (self.impl, self.version, extra)
 
     def env(self) -> Dict[str, str]:
@@ -155,6 +159,8 @@ def run_once(spec: Spec, scenario: str, args, cpus, windows: int) -> dict:
             cmd.append("--poll")
         if spec.uvloop:
             cmd.append("--uvloop")
+        if spec.nodelay:
+            cmd.append("--nodelay")
         if server_cpu is not None:
             cmd += ["--cpu", str(server_cpu)]
         with open(s_err, "w") as err:
@@ -208,15 +214,8 @@ def median_of(samples: List[dict], key: str) -> float:
     return statistics.median(vals) if vals else float("nan")
 
 
-def measure(spec: Spec, scenario: str, args, cpus) -> dict:
-    """Medians over the repeats of one server in one scenario."""
-    _, _, with_idle = SCENARIOS[scenario]
-    if with_idle:
-        # Opening 10,000 idle connections costs stdlib tens of seconds: open
-        # them once and time several windows on the same server.
-        runs = [run_once(spec, scenario, args, cpus, windows=args.repeat)]
-    else:
-        runs = [run_once(spec, scenario, args, cpus, windows=1) for _ in range(args.repeat)]
+def summarize(runs: List[dict]) -> dict:
+    """Medians over every timed window of *runs* (one server, one scenario)."""
     errors = [r["error"] for r in runs if "error" in r]
     if errors:
         return {"error": errors[0], "runs": runs}
@@ -231,6 +230,28 @@ def measure(spec: Spec, scenario: str, args, cpus) -> dict:
     med["samples"] = len(samples)
     med["runs"] = runs
     return med
+
+
+def measure(specs: List[Spec], scenario: str, args, cpus, repeat: int) -> List[tuple]:
+    """(spec, medians) for each server in one scenario."""
+    _, _, with_idle = SCENARIOS[scenario]
+    runs: Dict[int, List[dict]] = {i: [] for i in range(len(specs))}
+    if with_idle:
+        # Opening 10,000 idle connections costs stdlib about a minute: open
+        # them once per server and time several windows on it.
+        for i, spec in enumerate(specs):
+            sys.stderr.write("running %s on %s ...\n" % (scenario, spec.label))
+            runs[i].append(run_once(spec, scenario, args, cpus, windows=repeat))
+    else:
+        # Fresh processes, servers taken in turn: a slow spell on a shared
+        # machine then spreads over all servers instead of hitting one.
+        for r in range(repeat):
+            for i, spec in enumerate(specs):
+                if any("error" in x for x in runs[i]):
+                    continue
+                sys.stderr.write("running %s on %s (%d/%d) ...\n" % (scenario, spec.label, r + 1, repeat))
+                runs[i].append(run_once(spec, scenario, args, cpus, windows=1))
+    return [(spec, summarize(runs[i])) for i, spec in enumerate(specs)]
 
 
 def fmt_lat(us: float) -> str:
@@ -256,8 +277,9 @@ def print_scenario(scenario: str, rows: List[tuple], args) -> None:
         title += " + %d idle" % args.idle
     how = "%d x %g s windows on one server" if with_idle else "%d runs x %g s"
     print("\n== %s: %s (%s, medians)" % (scenario, title, how % (args.repeat, args.duration)))
-    head = "%-24s %9s %9s %9s %8s %6s %6s %8s" % (
-        "server", "msg/s", "p50", "p99", "CPU/msg", "srv%", "cli%", "peakRSS",
+    wide = max([24] + [len(spec.label) for spec, _ in rows])
+    head = "%-*s %9s %9s %9s %8s %5s %5s %6s %8s" % (
+        wide, "server", "msg/s", "p50", "p99", "CPU/msg", "srv%", "cli%", "other%", "peakRSS",
     )  # fmt: skip
     if with_idle:
         head += " %8s %7s" % ("B/idle", "setup")
@@ -267,12 +289,12 @@ def print_scenario(scenario: str, rows: List[tuple], args) -> None:
     base = next((m for s, m in rows if s.impl == "stdlib" and "error" not in m), None)
     for spec, m in rows:
         if "error" in m:
-            print("%-24s FAILED: %s" % (spec.label, m["error"]))
+            print("%-*s FAILED: %s" % (wide, spec.label, m["error"]))
             continue
-        line = "%-24s %9.0f %9s %9s %6.2fus %6.0f %6.0f %6.1fMB" % (
-            spec.label, m["rate"], fmt_lat(m["p50_us"]), fmt_lat(m["p99_us"]),
+        line = "%-*s %9.0f %9s %9s %6.2fus %5.0f %5.0f %6.0f %6.1fMB" % (
+            wide, spec.label, m["rate"], fmt_lat(m["p50_us"]), fmt_lat(m["p99_us"]),
             m["server_cpu_per_msg_us"], m["server_cpu_pct"], m["client_cpu_pct"],
-            m["hwm_kb"] / 1024.0,
+            m.get("other_cpu_pct", float("nan")), m["hwm_kb"] / 1024.0,
         )  # fmt: skip
         if with_idle:
             line += " %8.0f %6.1fs" % (m.get("hwm_per_idle_b", float("nan")), m.get("idle_setup_s", 0))
@@ -284,6 +306,10 @@ def print_scenario(scenario: str, rows: List[tuple], args) -> None:
                 fmt_ratio(m["hwm_kb"], base["hwm_kb"]),
             )
         print(line)
+    busy = [m["other_cpu_pct"] for _, m in rows if "other_cpu_pct" in m]
+    if busy and max(busy) > 20:
+        print("note: other programs used up to %.0f%% of a CPU during the timed windows;"
+              " expect noise" % max(busy))  # fmt: skip
 
 
 def print_targets(results: Dict[str, List[tuple]]) -> None:
@@ -339,7 +365,7 @@ def print_targets(results: Dict[str, List[tuple]]) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma list of %s" % ", ".join(SCENARIOS))
-    ap.add_argument("--servers", default=DEFAULT_SERVERS, help="comma list of IMPL[+poll][+uvloop]@X.Y")
+    ap.add_argument("--servers", default=DEFAULT_SERVERS, help="comma list of IMPL[+poll][+uvloop][+nodelay]@X.Y")
     ap.add_argument("--duration", type=float, default=3.0, help="seconds per timed window")
     ap.add_argument("--repeat", type=int, default=3, help="timed windows per server and scenario")
     ap.add_argument("--warmup", type=float, default=0.5, help="seconds of ping-pong before timing")
@@ -375,7 +401,7 @@ def main() -> int:
     print("echo benchmark: load generator %s (Python %s), server on CPU %s, load on CPU %s"
           % (args.client_python, sys.version.split()[0], cpus[0], cpus[1]))  # fmt: skip
     for s in specs:
-        print("  %-24s %s" % (s.label, s.exe or "skipped: " + s.note))
+        print("  %-28s %s" % (s.label, s.exe or "skipped: " + s.note))
     if not usable:
         print("no server can run")
         return 1
@@ -386,31 +412,25 @@ def main() -> int:
     try:
         for scenario in scenarios:
             with_idle = SCENARIOS[scenario][2]
-            rows = []
-            seen = set()
+            todo = []
             for spec in usable:
                 if with_idle and spec.impl == "stdlib" and not spec.poll:
                     # select() cannot watch fds past 1023: stdlib needs poll here.
                     spec = spec.with_poll()
-                if spec.label in seen:
-                    continue
-                seen.add(spec.label)
-                sys.stderr.write("running %s on %s ...\n" % (scenario, spec.label))
-                m = measure(spec, scenario, args, cpus)
-                failed |= "error" in m
-                rows.append((spec, m))
+                if spec.label not in [t.label for t in todo]:
+                    todo.append(spec)
+            rows = measure(todo, scenario, args, cpus, args.repeat)
+            failed |= any("error" in m for _, m in rows)
             if with_idle and not args.no_select_demo:
                 stdlib = next((s for s in usable if s.impl == "stdlib"), None)
                 if stdlib is not None:
                     demo = Spec(stdlib.text)
                     demo.exe, demo.poll = stdlib.exe, False
-                    sys.stderr.write("running %s on %s (expected to fail) ...\n" % (scenario, demo.label))
-                    saved, args.repeat = args.repeat, 1
-                    m = measure(demo, scenario, args, cpus)
-                    args.repeat = saved
+                    sys.stderr.write("(stdlib select() is expected to fail here)\n")
+                    spec, m = measure([demo], scenario, args, cpus, 1)[0]
                     if "error" in m:
                         m["error"] = "(expected) " + m["error"]
-                    rows.append((demo, m))
+                    rows.append((spec, m))
             results[scenario] = rows
             print_scenario(scenario, rows, args)
             sys.stdout.flush()
