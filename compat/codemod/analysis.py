@@ -6,6 +6,7 @@ functions become ``async def``, which ``return`` gets an ``await``, which
 why, and where). Decisions are per function, never per file.
 """
 import ast
+import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 
@@ -33,6 +34,7 @@ _PLAIN_VALUES = (
     ast.Constant, ast.JoinedStr, ast.BinOp, ast.UnaryOp, ast.Compare, ast.List,
     ast.Tuple, ast.Set, ast.Dict, ast.Lambda,
 ) + _COMPS
+_DEF_NAME = re.compile(r"\bdef\s+(\w+)")
 _DRIVERS = frozenset({"send", "throw"})
 
 
@@ -156,6 +158,9 @@ class _Collector:
         self.classes: Dict[str, ClassInfo] = {}
         self.sites: List[Tuple[Site, Optional[FuncInfo]]] = []
         self.def_names: Set[str] = set()
+        # every Name node (with its function) for a few names: decorator
+        # aliases and module-level loop variables
+        self.tracked: Dict[str, List[Tuple[Optional[FuncInfo], ast.Name]]] = {}
         # (site func, site class, referring node, context)
         self.raw_refs: List[Tuple[Optional[FuncInfo], Optional[ClassInfo], ast.AST, str]] = []
         self.contexts: Dict[int, str] = {}
@@ -166,6 +171,7 @@ class _Collector:
         self.drivers: List[Tuple[Optional[FuncInfo], Optional[ClassInfo], ast.AST, ast.AST]] = []
         self.loop_kwargs = 0
         self.class_count = 0
+        self.decorator_uses: Dict[str, int] = {}
 
     # -- helpers ---------------------------------------------------------
     def is_coro_decorator(self, expr: ast.expr) -> Optional[str]:
@@ -242,8 +248,12 @@ class _Collector:
                 self._record_assign(t, node.value, func, cls, container is cls and cls is not None)
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             self._driver_iter(node.iter, func, cls)
-        elif isinstance(node, ast.Name) and node.id in self.def_names and isinstance(node.ctx, ast.Load):
-            self.raw_refs.append((func, cls, node, self.contexts.get(id(node), "other")))
+        elif isinstance(node, ast.Name):
+            name = node.id
+            if name in self.tracked:
+                self.tracked[name].append((func, node))
+            if name in self.def_names and isinstance(node.ctx, ast.Load):
+                self.raw_refs.append((func, cls, node, self.contexts.get(id(node), "other")))
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             if node.attr in self.def_names and node.value.id in ("self", "cls") | self.classes.keys():
                 self.raw_refs.append((func, cls, node, self.contexts.get(id(node), "other")))
@@ -264,6 +274,7 @@ class _Collector:
             used = self.is_coro_decorator(dec)
             if used is not None:
                 info.coro_decorators.append(i)
+                self.decorator_uses[used] = self.decorator_uses.get(used, 0) + 1
             else:
                 self.walk(dec, func, cls, container, True, False)
         args = node.args
@@ -356,11 +367,19 @@ def _bare_coroutines(arg: ast.expr, names: AsyncioNames) -> bool:
 class Analyzer:
     """Turns a parsed module into an :class:`Analysis`."""
 
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, tree: ast.Module, source: Optional[str] = None) -> None:
         self.tree = tree
         self.names = collect_names(tree)
         self.c = _Collector(self.names)
-        self.c.def_names = {n.name for n in ast.walk(tree) if isinstance(n, _FUNC)}
+        if source is not None:
+            # a regex over the text is far cheaper than a second tree walk
+            self.c.def_names = set(_DEF_NAME.findall(source))
+        else:
+            self.c.def_names = {n.name for n in ast.walk(tree) if isinstance(n, _FUNC)}
+        self.loop_candidates = [(stmt, block) for block in self._module_blocks() for stmt in block
+                                if self._is_loop_assign(stmt)]
+        for name in self.c.decorators | {s.targets[0].id for s, _ in self.loop_candidates}:  # type: ignore[attr-defined]
+            self.c.tracked[name] = []
 
     def run(self) -> Analysis:
         """Walk, then decide per function."""
@@ -575,24 +594,27 @@ class Analyzer:
                         removed[used] = removed.get(used, 0) + 1
         out = set()
         for name in self.c.decorators:
-            loads = sum(1 for n in ast.walk(self.tree) if isinstance(n, ast.Name) and n.id == name)
-            if loads and loads == removed.get(name, 0):
+            other_uses = len(self.c.tracked.get(name, ()))
+            as_decorator = self.c.decorator_uses.get(name, 0)
+            if not other_uses and as_decorator and as_decorator == removed.get(name, 0):
                 out.add(name)
         return out
 
+    def _is_loop_assign(self, stmt: ast.stmt) -> bool:
+        return (
+            isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and isinstance(stmt.value, ast.Call) and not stmt.value.args
+            and not stmt.value.keywords
+            and self.names.path(ast_dotted(stmt.value.func)) == ("get_event_loop",)
+        )
+
     def _run_pattern(self) -> Optional[RunPattern]:
         """``loop = get_event_loop()`` used once to run a coroutine, then closed."""
-        for block in self._module_blocks():
-            for stmt in block:
-                if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
-                        and isinstance(stmt.targets[0], ast.Name)
-                        and isinstance(stmt.value, ast.Call) and not stmt.value.args
-                        and not stmt.value.keywords
-                        and self.names.path(ast_dotted(stmt.value.func)) in (("get_event_loop",),)):
-                    continue
-                name = stmt.targets[0].id
-                if self._loop_used_once(name, block):
-                    return RunPattern(name, stmt.lineno)
+        for stmt, block in self.loop_candidates:
+            name = stmt.targets[0].id  # type: ignore[attr-defined]
+            if self._loop_used_once(name, block):
+                return RunPattern(name, stmt.lineno)
         return None
 
     def _module_blocks(self) -> Iterable[List[ast.stmt]]:
@@ -602,14 +624,12 @@ class Analyzer:
                 yield stmt.body
 
     def _loop_used_once(self, name: str, block: List[ast.stmt]) -> bool:
-        uses = [n for n in ast.walk(self.tree) if isinstance(n, ast.Name) and n.id == name]
-        for f in self.c.funcs:
-            a = f.node.args
-            params = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
-            params |= {x.arg for x in (a.vararg, a.kwarg) if x is not None}
-            if name in params:
-                local = {id(n) for n in ast.walk(f.node) if isinstance(n, ast.Name) and n.id == name}
-                uses = [u for u in uses if id(u) not in local]
+        uses = []
+        for func, node in self.c.tracked.get(name, ()):
+            # a parameter of that name (of this or an enclosing def) shadows it
+            if func is not None and any(name in _params(f.node) for f in func.ancestors()):
+                continue
+            uses.append(node)
         if len(uses) not in (2, 3):
             return False
         run_ok = close_ok = False
@@ -629,6 +649,12 @@ class Analyzer:
         return run_ok and len(uses) == 2 + close_ok
 
 
+def _params(node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> Set[str]:
+    a = node.args
+    names = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
+    return names | {x.arg for x in (a.vararg, a.kwarg) if x is not None}
+
+
 def _statement_calls(stmt: ast.stmt) -> Iterable[Tuple[ast.Call, bool]]:
     """Calls of a module-level statement, looking into a plain try/finally."""
     if isinstance(stmt, ast.Try) and not stmt.handlers and not stmt.orelse:
@@ -642,6 +668,6 @@ def _statement_calls(stmt: ast.stmt) -> Iterable[Tuple[ast.Call, bool]]:
                 yield n, False
 
 
-def analyze(tree: ast.Module) -> Analysis:
-    """Analyse a parsed module."""
-    return Analyzer(tree).run()
+def analyze(tree: ast.Module, source: Optional[str] = None) -> Analysis:
+    """Analyse a parsed module (``source``, if given, speeds it up)."""
+    return Analyzer(tree, source).run()

@@ -75,7 +75,7 @@ def transform_source(source: str, path: str = "<string>") -> FileResult:
         col = getattr(exc, "offset", None) or 1
         msg = getattr(exc, "msg", str(exc))
         return FileResult(path, source, source, [Diagnostic(line, col, f"cannot parse: {msg}", "error")])
-    analysis = analyze(tree)
+    analysis = analyze(tree, text)
     diagnostics = notes + analysis.refusals
     if not analysis.changes_expected:
         return FileResult(path, source, text, diagnostics)

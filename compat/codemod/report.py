@@ -118,7 +118,7 @@ def inventory_source(source: str, path: str = "<string>") -> Dict[str, Any]:
     inv = _Inventory()
     inv.visit(tree)
     findings += inv.findings
-    analysis = analyze(tree)
+    analysis = analyze(tree, text)
     for f in analysis.funcs:
         if f.coro_decorators:
             findings.append(_finding(f.node, "decorated_coroutine", f"def {f.node.name}"))
