@@ -1,7 +1,5 @@
 """Shared fixtures: a per-test timeout (a hang fails, never blocks CI) and map hygiene."""
-import faulthandler
 import signal
-import sys
 from typing import Iterator
 
 import pytest
@@ -15,22 +13,23 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(autouse=True)
 def _timeout(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail a test that runs too long; dump all threads if even that hangs."""
+    """Fail a test that runs too long."""
     marker = request.node.get_closest_marker("timeout")
     seconds = float(marker.args[0]) if marker else DEFAULT_TIMEOUT
 
     def expired(signum: int, frame: object) -> None:
         raise TimeoutError(f"test did not finish within {seconds:g} s")
 
+    # A hang that even the alarm cannot break (a C call that never returns)
+    # is caught by pytest's faulthandler_timeout (tox.ini), which dumps every
+    # thread and exits.
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)
-    faulthandler.dump_traceback_later(seconds + 30, exit=True, file=sys.stderr)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-        faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture
