@@ -475,6 +475,43 @@ def test_single_use_loop_in_main_guard_with_try_finally():
     )
 
 
+def test_local_loop_variables_elsewhere_do_not_count():
+    check(
+        """\
+        import asyncio
+        async def main():
+            loop = asyncio.get_event_loop()
+            return loop
+        if __name__ == '__main__':
+            loop = asyncio.get_event_loop()
+            loop.run_until_complete(main())
+        """,
+        """\
+        import asyncio
+        async def main():
+            loop = asyncio.get_event_loop()
+            return loop
+        if __name__ == '__main__':
+            asyncio.run(main())
+        """,
+    )
+
+
+def test_global_loop_used_in_a_function_is_kept():
+    src = textwrap.dedent(
+        """\
+        import asyncio
+        async def main():
+            return 1
+        def stop():
+            loop.stop()
+        loop = asyncio.get_event_loop()
+        loop.run_until_complete(main())
+        """
+    )
+    assert transform_source(src, "t.py").new == src
+
+
 def test_loop_used_more_than_once_is_kept():
     check(
         """\
@@ -603,13 +640,13 @@ def test_decorator_import_kept_while_still_used():
         @coroutine
         def a():
             yield from b()
-        legacy = coroutine(print)
+        DECORATORS = [coroutine]
         """,
         """\
         from asyncio import coroutine
         async def a():
             await b()
-        legacy = coroutine(print)
+        DECORATORS = [coroutine]
         """,
     )
 

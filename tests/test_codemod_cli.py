@@ -60,10 +60,10 @@ needs_libcst = pytest.mark.skipif(
 def test_diff_is_the_default_and_changes_nothing(tmp_path):
     f = tmp_path / "app.py"
     f.write_text(LEGACY)
-    p = run("codemod", str(f))
+    p = run("codemod", "app.py", cwd=str(tmp_path))
     assert p.returncode == 0, p.stderr
     assert f.read_text() == LEGACY
-    assert f"--- a/{f}" in p.stdout and f"+++ b/{f}" in p.stdout
+    assert "--- a/app.py\n+++ b/app.py\n" in p.stdout
     assert "-@asyncio.coroutine\n" in p.stdout and "+async def main(loop):\n" in p.stdout
 
 

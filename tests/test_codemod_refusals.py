@@ -248,3 +248,17 @@ def test_unparseable_file_is_an_error_not_a_crash():
     result = transform_source("def f(:\n", "t.py")
     assert result.failed and not result.changed
     assert result.diagnostics[0].format("t.py").startswith("t.py:1:")
+
+
+def test_direct_call_of_asyncio_coroutine_is_reported():
+    _, diags = refused(
+        """\
+        import asyncio
+        def plain():
+            return 1
+        wrapped = asyncio.coroutine(plain)
+        """,
+    )
+    assert diags == [
+        "t.py:4:11: asyncio.coroutine() called directly (gone in 3.11): rewrite the function as async def by hand"
+    ]

@@ -72,6 +72,8 @@ class FuncInfo:
     mixed_withs: List[ast.AST] = field(default_factory=list)
     stmt_yield_froms: List[ast.YieldFrom] = field(default_factory=list)
     nested_count: int = 0
+    stores: Set[str] = field(default_factory=set)  # names bound in the own body
+    globals: Set[str] = field(default_factory=set)
     # who refers to this function, and how: (site function, context, node)
     refs: List[Tuple[Optional["FuncInfo"], str, ast.AST]] = field(default_factory=list)
     candidate: bool = False
@@ -127,10 +129,11 @@ class Analysis:
     unused_decorator_imports: Set[str]
     loop_kwargs: int = 0
     driven: List[Diagnostic] = field(default_factory=list)
+    manual: List[Diagnostic] = field(default_factory=list)
 
     @property
     def refusals(self) -> List[Diagnostic]:
-        out = [d for f in self.funcs for d in f.refusals]
+        out = [d for f in self.funcs for d in f.refusals] + self.manual
         return sorted(set(out), key=lambda d: (d.line, d.col, d.reason))
 
     @property
@@ -172,6 +175,7 @@ class _Collector:
         self.loop_kwargs = 0
         self.class_count = 0
         self.decorator_uses: Dict[str, int] = {}
+        self.manual: List[Diagnostic] = []  # refusals tied to no function
 
     # -- helpers ---------------------------------------------------------
     def is_coro_decorator(self, expr: ast.expr) -> Optional[str]:
@@ -248,9 +252,13 @@ class _Collector:
                 self._record_assign(t, node.value, func, cls, container is cls and cls is not None)
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             self._driver_iter(node.iter, func, cls)
+        elif isinstance(node, ast.Global) and func is not None:
+            func.globals.update(node.names)
         elif isinstance(node, ast.Name):
             name = node.id
             if name in self.tracked:
+                if own and func is not None and isinstance(node.ctx, ast.Store):
+                    func.stores.add(name)
                 self.tracked[name].append((func, node))
             if name in self.def_names and isinstance(node.ctx, ast.Load):
                 self.raw_refs.append((func, cls, node, self.contexts.get(id(node), "other")))
@@ -332,6 +340,8 @@ class _Collector:
             kind = "getattr_async"
         if kind is not None:
             self.sites.append((Site(kind, line, col), func))
+        if path == ("coroutine",) and node.args:
+            self.manual.append(Diagnostic(line, col, "asyncio.coroutine() called directly (gone in 3.11): rewrite the function as async def by hand"))
         if path and path[-1] in AWAITABLE_CALLS | {"run_until_complete", "gather"}:
             for arg in node.args:
                 if isinstance(arg, ast.Call):
@@ -411,6 +421,7 @@ class Analyzer:
             unused_decorator_imports=self._unused_decorator_imports(),
             loop_kwargs=c.loop_kwargs,
             driven=driven,
+            manual=c.manual,
         )
 
     # -- references ------------------------------------------------------
@@ -626,8 +637,10 @@ class Analyzer:
     def _loop_used_once(self, name: str, block: List[ast.stmt]) -> bool:
         uses = []
         for func, node in self.c.tracked.get(name, ()):
-            # a parameter of that name (of this or an enclosing def) shadows it
-            if func is not None and any(name in _params(f.node) for f in func.ancestors()):
+            # a parameter or local of that name (of this or an enclosing def) shadows it
+            if func is not None and any(
+                name in (_params(f.node) | f.stores) - f.globals for f in func.ancestors()
+            ):
                 continue
             uses.append(node)
         if len(uses) not in (2, 3):

@@ -46,12 +46,17 @@ def _process(path: str, want_diff: bool, want_text: bool) -> _Outcome:
     if want_diff and result.changed:
         diff = "".join(difflib.unified_diff(
             source.splitlines(keepends=True), result.new.splitlines(keepends=True),
-            fromfile=f"a/{path}", tofile=f"b/{path}",
+            fromfile=_diff_name("a", path), tofile=_diff_name("b", path),
         ))
         if diff and not diff.endswith("\n"):
             diff += "\n"
     return _Outcome(path, result.new if want_text and result.changed else None,
                     result.changed, encoding, result.diagnostics, diff)
+
+
+def _diff_name(side: str, path: str) -> str:
+    """``a/rel/path.py`` like git for relative paths; absolute ones as they are."""
+    return path if os.path.isabs(path) else f"{side}/{path}"
 
 
 def _process_star(args: tuple) -> _Outcome:

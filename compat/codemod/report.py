@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 
 from .analysis import analyze
 from .files import read_source
-from .names import LOOP_REMOVED, ast_dotted
+from .names import LOOP_REMOVED, AsyncioNames, ast_dotted
 from .prepass import prepass
 
 # Report order and the words used in text output.
@@ -42,7 +42,8 @@ def _finding(node: Any, kind: str, detail: str) -> Dict[str, Any]:
 class _Inventory(ast.NodeVisitor):
     """Module-level facts the codemod analysis does not collect."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: AsyncioNames) -> None:
+        self.names = names
         self.findings: List[Dict[str, Any]] = []
         self.legacy_names: Dict[str, str] = {}  # local name -> asyncore/asynchat(.attr)
 
@@ -96,6 +97,11 @@ class _Inventory(ast.NodeVisitor):
             self.findings.append(_finding(node, "loop_kwarg", f"{ast_dotted(node.func) or 'call'}(..., loop=...)"))
         self.generic_visit(node)
 
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr == "JoinableQueue" and self.names.path(ast_dotted(node)) == ("JoinableQueue",):
+            self.findings.append(_finding(node, "removed_api", "asyncio.JoinableQueue (gone in 3.5): use Queue"))
+        self.generic_visit(node)
+
     def visit_With(self, node: ast.With) -> None:
         for item in node.items:
             if isinstance(item.context_expr, (ast.YieldFrom, ast.Await)):
@@ -115,10 +121,10 @@ def inventory_source(source: str, path: str = "<string>") -> Dict[str, Any]:
         return entry
     findings = [{"line": line, "col": col, "kind": "removed_api", "detail": "asyncio.async() (gone in 3.7)"}
                 for line, col, why in renames if "ensure_future" in why]
-    inv = _Inventory()
+    analysis = analyze(tree, text)
+    inv = _Inventory(analysis.names)
     inv.visit(tree)
     findings += inv.findings
-    analysis = analyze(tree, text)
     for f in analysis.funcs:
         if f.coro_decorators:
             findings.append(_finding(f.node, "decorated_coroutine", f"def {f.node.name}"))
