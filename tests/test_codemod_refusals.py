@@ -98,13 +98,18 @@ def test_yield_from_plain_iterable_is_refused():  # hard case 6
         @asyncio.coroutine
         def b(n):
             yield from range(n)
+        @asyncio.coroutine
+        def c(n):
+            it = iter([n])
+            yield from it
         """,
-        "a", "b",
+        "a", "b", "c",
     )
     assert not result.changed
     assert diags == [
         "t.py:4:5: `yield from` a plain iterable inside a coroutine",
         "t.py:7:5: `yield from range(...)`: a plain iterable inside a coroutine",
+        "t.py:11:5: `yield from` a plain iterable inside a coroutine",
     ]
 
 

@@ -1,0 +1,121 @@
+"""The facts the analysis gathers about a module, as plain dataclasses."""
+import ast
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
+
+from .diagnostics import Diagnostic
+from .names import AsyncioNames
+
+
+
+@dataclass
+class ClassInfo:
+    """A class: its methods and the attributes assigned on it."""
+
+    name: str
+    index: int
+    methods: Dict[str, "FuncInfo"] = field(default_factory=dict)
+
+    @property
+    def scope_key(self) -> int:
+        """Key of ``self.x`` attributes in the lock bookkeeping."""
+        return -2 - self.index
+
+
+@dataclass
+class FuncInfo:
+    """What one function's own body (nested defs excluded) contains."""
+
+    index: int  # pre-order position among all defs of the module
+    node: Union[ast.FunctionDef, ast.AsyncFunctionDef]
+    parent: Optional["FuncInfo"]
+    cls: Optional[ClassInfo]
+    defs: Dict[str, "FuncInfo"] = field(default_factory=dict)
+    coro_decorators: List[int] = field(default_factory=list)
+    value_yields: List[ast.Yield] = field(default_factory=list)
+    bare_yields: List[ast.Yield] = field(default_factory=list)
+    yield_froms: List[ast.YieldFrom] = field(default_factory=list)
+    comp_yields: List[ast.AST] = field(default_factory=list)
+    has_await: bool = False
+    returns: List[ast.Return] = field(default_factory=list)
+    withs: List[ast.expr] = field(default_factory=list)
+    mixed_withs: List[ast.AST] = field(default_factory=list)
+    stmt_yield_froms: List[ast.YieldFrom] = field(default_factory=list)
+    nested_count: int = 0
+    stores: Set[str] = field(default_factory=set)  # names bound in the own body
+    iterables: Set[str] = field(default_factory=set)  # local names bound to plain iterables
+    globals: Set[str] = field(default_factory=set)
+    # who refers to this function, and how: (site function, context, node)
+    refs: List[Tuple[Optional["FuncInfo"], str, ast.AST]] = field(default_factory=list)
+    candidate: bool = False
+    refusals: List[Diagnostic] = field(default_factory=list)
+    return_await: List[bool] = field(default_factory=list)
+    locks: Set[str] = field(default_factory=set)
+    touch: bool = False
+
+    @property
+    def is_async(self) -> bool:
+        return isinstance(self.node, ast.AsyncFunctionDef)
+
+    @property
+    def is_generator(self) -> bool:
+        return bool(self.value_yields or self.bare_yields or self.yield_froms)
+
+    @property
+    def convert(self) -> bool:
+        return self.candidate and not self.refusals
+
+    def ancestors(self) -> Iterable["FuncInfo"]:
+        f: Optional[FuncInfo] = self
+        while f is not None:
+            yield f
+            f = f.parent
+
+
+@dataclass
+class Site:
+    """A call the file-wide transforms rewrite (``loop=``, ``Task(...)``...)."""
+
+    kind: str
+    line: int
+    col: int
+
+
+@dataclass
+class RunPattern:
+    """``loop = get_event_loop(); loop.run_until_complete(c()); loop.close()``."""
+
+    loop_name: str
+    line: int
+
+
+@dataclass
+class Analysis:
+    """Everything the transforms and the report need to know about a module."""
+
+    names: AsyncioNames
+    funcs: List[FuncInfo]
+    sites: List[Site]
+    run: Optional[RunPattern]
+    unused_decorator_imports: Set[str]
+    loop_kwargs: int = 0
+    driven: List[Diagnostic] = field(default_factory=list)
+    manual: List[Diagnostic] = field(default_factory=list)
+
+    @property
+    def refusals(self) -> List[Diagnostic]:
+        out = [d for f in self.funcs for d in f.refusals] + self.manual
+        return sorted(set(out), key=lambda d: (d.line, d.col, d.reason))
+
+    @property
+    def changes_expected(self) -> bool:
+        return bool(self.sites or self.run or any(f.convert for f in self.funcs))
+
+
+def pos(node: ast.AST) -> Tuple[int, int]:
+    return getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1
+
+
+def refuse(func: FuncInfo, node: ast.AST, reason: str) -> None:
+    line, col = pos(node)
+    func.refusals.append(Diagnostic(line, col, reason))
