@@ -63,13 +63,13 @@ def _raise_nofile(want: int) -> None:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def server_cpu(pid: int) -> float:
-    """User+system CPU seconds of *pid* so far."""
+def server_cpu(pid: int) -> tuple:
+    """(user, system) CPU seconds of *pid* so far."""
     with open("/proc/%d/stat" % pid) as f:
         # The command name may hold spaces or parens: split after the last ')'.
         fields = f.read().rpartition(")")[2].split()
     # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / _TICK
+    return int(fields[11]) / _TICK, int(fields[12]) / _TICK
 
 
 def machine_busy() -> float:
@@ -283,6 +283,8 @@ def timed_window(load: Load, pid: int, duration: float) -> dict:
     cpu1 = server_cpu(pid)
     own1 = os.times()
     busy1 = machine_busy()
+    user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+    cpu = user + system
     elapsed = t1 - t0
     own = (own1.user - own0.user) + (own1.system - own0.system)
     lat.sort()
@@ -293,13 +295,15 @@ def timed_window(load: Load, pid: int, duration: float) -> dict:
         p50_us=pct(lat, 0.50) * 1e6,
         p99_us=pct(lat, 0.99) * 1e6,
         max_us=(lat[-1] if lat else float("nan")) * 1e6,
-        server_cpu_s=cpu1 - cpu0,
-        server_cpu_per_msg_us=(cpu1 - cpu0) / n * 1e6 if n else float("nan"),
-        server_cpu_pct=(cpu1 - cpu0) / elapsed * 100,
+        server_cpu_s=cpu,
+        server_cpu_per_msg_us=cpu / n * 1e6 if n else float("nan"),
+        server_user_per_msg_us=user / n * 1e6 if n else float("nan"),
+        server_sys_per_msg_us=system / n * 1e6 if n else float("nan"),
+        server_cpu_pct=cpu / elapsed * 100,
         client_cpu_pct=own / elapsed * 100,
         # Everything else the machine did meanwhile (other programs, softirq
         # threads), in % of one CPU: a busy machine makes the numbers noisy.
-        other_cpu_pct=max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - own) / elapsed * 100,
+        other_cpu_pct=max(0.0, (busy1 - busy0) - cpu - own) / elapsed * 100,
         hwm_kb=server_mem(pid)["VmHWM"],
     )
 
