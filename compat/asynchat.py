@@ -36,13 +36,21 @@ __all__ = ["async_chat", "simple_producer", "find_prefix_at_end"]
 Terminator = Union[bytes, int, None]
 BytesLike = Union[bytes, bytearray, memoryview]
 
+_MISSING = object()
 _append = deque.append
 _appendleft = deque.appendleft
 _popleft = deque.popleft
 
 
-def _del_first(queue: Any) -> None:
-    del queue[0]
+def _is_producer(item: Any) -> bool:
+    """Whether a queue entry is a producer: 3.11 tried slicing it first."""
+    if not hasattr(type(item), "__getitem__"):
+        return True  # slicing would raise TypeError: no need to try
+    try:
+        item[:0]
+    except TypeError:
+        return True
+    return False
 
 
 class Producer(Protocol):
@@ -306,8 +314,13 @@ class async_chat(asyncore.dispatcher):
         self._ac_pos = 0
         end = len(buf)
         bound = self.ac_max_buffer_size
+        # get_terminator() is asked once per step, as in 3.11, unless it is
+        # the stock one (then the attribute is read directly: same answer).
+        stock_getter = type(self).get_terminator is _stock_get_terminator
         while pos < end:
-            term = self.get_terminator()
+            term = getattr(self, "terminator", _MISSING) if stock_getter else self.get_terminator()
+            if term is _MISSING:
+                term = self.get_terminator()  # raises the explanation
             if not term:
                 # No framing: hand over everything.
                 self._ac_pending = 0
@@ -325,7 +338,10 @@ class async_chat(asyncore.dispatcher):
                     self.terminator = self.terminator - size
                     return
                 self.collect_incoming_data(buf[pos : pos + term])
-                self._ac_consumed(buf, pos, term)
+                if self._ac_in is buf and self._ac_pos == pos:
+                    self._ac_pos = pos + term
+                else:
+                    self._ac_consumed(term)
                 self.terminator = 0
                 self.found_terminator()
                 buf, pos = self._ac_in, self._ac_pos
@@ -340,7 +356,10 @@ class async_chat(asyncore.dispatcher):
                 if index > pos:
                     # Empty pieces are not reported (as in 3.11).
                     self.collect_incoming_data(buf[pos:index])
-                    self._ac_consumed(buf, pos, index - pos + len(term))
+                    if self._ac_in is buf and self._ac_pos == pos:
+                        self._ac_pos = index + len(term)
+                    else:
+                        self._ac_consumed(index - pos + len(term))
                 else:
                     self._ac_pos = index + len(term)
                 self.found_terminator()
@@ -370,16 +389,13 @@ class async_chat(asyncore.dispatcher):
                 self._ac_pos = 0
             return
 
-    def _ac_consumed(self, buf: bytes, pos: int, count: int) -> None:
-        """Drop ``count`` bytes from the visible input after a callback ran."""
-        if self._ac_in is buf and self._ac_pos == pos:
-            self._ac_pos = pos + count
-        else:
-            # collect_incoming_data replaced or read ac_in_buffer: 3.11 slices
-            # whatever is visible now.
-            visible = self.ac_in_buffer
-            self._ac_in = visible[count:]
-            self._ac_pos = 0
+    def _ac_consumed(self, count: int) -> None:
+        """Drop ``count`` bytes of the visible input, which a callback changed."""
+        # collect_incoming_data replaced or read ac_in_buffer: 3.11 slices
+        # whatever is visible now.
+        visible = self.ac_in_buffer
+        self._ac_in = visible[count:]
+        self._ac_pos = 0
 
     def _ac_overflow(self) -> None:
         self._ac_in = b""
@@ -443,8 +459,7 @@ class async_chat(asyncore.dispatcher):
                 append(fifo, data[start : start + size])
         else:
             append(fifo, data)
-        self._initiate_send()
-        self._report(was)
+        self._send_and_report(was)
 
     def push_with_producer(self, producer: Union[Producer, BytesLike]) -> None:
         """Queue a producer (its ``more()`` gives data until b'') and start sending."""
@@ -458,8 +473,7 @@ class async_chat(asyncore.dispatcher):
             _append(fifo, producer)
         else:
             fifo.append(producer)
-        self._initiate_send()
-        self._report(was)
+        self._send_and_report(was)
 
     def readable(self) -> bool:
         """Always True: input is framed however much of it arrives."""
@@ -490,13 +504,16 @@ class async_chat(asyncore.dispatcher):
             loop.call_soon_threadsafe(self.initiate_send)
             return
         was = self._stock_writable()
-        self._initiate_send()
-        self._report(was)
+        self._send_and_report(was)
 
-    def _initiate_send(self) -> None:
+    def _send_and_report(self, was: bool) -> None:
+        """Send once, then tell the core if writability is no longer ``was``."""
         self._send_once()
-        if self.eof_received and not self._fifo:
+        fifo = self._fifo
+        if self.eof_received and not fifo:
             self._flushed_after_eof()
+        elif (bool(fifo) or not self.connected) != was:
+            self._sync_interest()
 
     def _output_pending(self) -> bool:
         # The peer half-closed: the facade keeps the channel open until this
@@ -504,37 +521,52 @@ class async_chat(asyncore.dispatcher):
         return bool(self._fifo)
 
     def _send_once(self) -> None:
+        """3.11's initiate_send: at most one send() from the head of the queue."""
         fifo = self._fifo
-        if type(fifo) is _ProducerFifo:
-            popleft, appendleft = _popleft, _appendleft
-        else:  # a queue legacy code assigned: only what 3.11 used of it
-            popleft, appendleft = _del_first, type(fifo).appendleft
+        own = type(fifo) is _ProducerFifo
         while fifo and self.connected:
             first = fifo[0]
             if not first:
                 # An empty piece is dropped; None means close now.
-                popleft(fifo)
+                if own:
+                    _popleft(fifo)
+                else:
+                    del fifo[0]
                 if first is None:
                     self.handle_close()
                     return
+                continue
             size = self.ac_out_buffer_size
-            try:
+            kind = type(first)
+            if kind is bytes or kind is bytearray or kind is memoryview:
                 data = first[:size]
-            except TypeError:
+            elif _is_producer(first):
                 # A producer: queue what it gives in front of it.
                 data = first.more()
-                if data:
-                    appendleft(fifo, data)
+                if not data:
+                    if own:
+                        _popleft(fifo)
+                    else:
+                        del fifo[0]
+                elif kind is simple_producer and not first.data:
+                    # Its last piece: 3.11 would keep it queued for one more
+                    # write event only to hear b''. Its more() has no other
+                    # effect, so that round trip is skipped.
+                    fifo[0] = data
+                elif own:
+                    _appendleft(fifo, data)
                 else:
-                    popleft(fifo)
+                    fifo.appendleft(data)
                 continue
-            if isinstance(data, str):
-                if not self.use_encoding:
-                    raise TypeError(
-                        "cannot send str %r from the output queue: push bytes, or set use_encoding"
-                        % (data[:40],)
-                    )
-                data = data.encode(self.encoding)
+            else:
+                data = first[:size]  # a str (use_encoding) or other sliceable
+                if isinstance(data, str):
+                    if not self.use_encoding:
+                        raise TypeError(
+                            "cannot send str %r from the output queue: push bytes, or set use_encoding"
+                            % (data[:40],)
+                        )
+                    data = data.encode(self.encoding)
             try:
                 sent = self.send(data)
             except OSError:
@@ -543,8 +575,10 @@ class async_chat(asyncore.dispatcher):
             if sent:
                 if sent < len(data) or size < len(first):
                     fifo[0] = first[sent:]
+                elif own:
+                    _popleft(fifo)
                 else:
-                    popleft(fifo)
+                    del fifo[0]
             # One send per call: the socket said what it takes.
             return
 
@@ -605,6 +639,8 @@ def _prefix_at_end(haystack: Any, needle: Any, start: int) -> int:
         size -= 1
     return 0
 
+
+_stock_get_terminator = async_chat.get_terminator
 
 # Their repr and pickling name the module legacy code imported them from.
 async_chat.__module__ = simple_producer.__module__ = "asynchat"
