@@ -136,7 +136,10 @@ class Load:
         c.got = 0
         c.busy = True
         c.t0 = time.perf_counter()
-        n = c.sock.send(msg)
+        try:
+            n = c.sock.send(msg)
+        except BlockingIOError:
+            n = 0
         if n < len(msg):
             c.out = memoryview(msg)[n:]
             self.ep.modify(c.fd, EPOLLIN | EPOLLOUT)
@@ -172,7 +175,10 @@ class Load:
             for fd, ev in events:
                 c = conns[fd]
                 if ev & EPOLLOUT and c.out is not None:
-                    n = c.sock.send(c.out)
+                    try:
+                        n = c.sock.send(c.out)
+                    except BlockingIOError:
+                        n = 0
                     c.out = c.out[n:] if n < len(c.out) else None
                     if c.out is None:
                         self.ep.modify(fd, EPOLLIN)
@@ -333,6 +339,9 @@ def bench(args) -> dict:
 
     res["windows"] = [timed_window(load, pid, args.duration) for _ in range(args.windows)]
     load.run(perf() + STALL_S * 2, None, send_more=False)
+    late = sum(1 for c in load.conns.values() if c.busy)
+    if late:
+        raise BenchError("%d echoes still missing %.0f s after the last window" % (late, STALL_S * 2))
     load.check_quiet()
     res["bytes_checked"] = load.bytes_checked
     res["idle_open"] = len(idle)
