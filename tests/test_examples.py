@@ -79,14 +79,15 @@ class Server:
             pytest.fail(f"{script} did not print 'listening PORT' within {STARTUP_TIMEOUT} s")
         reader.join(IO_TIMEOUT)
         words = first.split()
-        if len(words) != 2 or words[0] != b"listening":
+        if len(words) < 2 or words[0] != b"listening":
             out, err = self.kill()
             pytest.fail(f"{script} printed {first!r} instead of 'listening PORT'; stderr:\n{err}")
-        self.port = int(words[1])
-        assert self.port > 0
+        self.ports = [int(word) for word in words[1:]]
+        self.port = self.ports[0]
+        assert all(port > 0 for port in self.ports)
 
-    def connect(self) -> "Client":
-        return Client(self.port)
+    def connect(self, port: Optional[int] = None) -> "Client":
+        return Client(port or self.port)
 
     def stop(self, signum: int = signal.SIGTERM) -> Tuple[str, str]:
         """Signal the server, wait for it, require a clean exit."""
@@ -410,3 +411,37 @@ def test_chat_sigterm(script: str) -> None:
             except ConnectionResetError:
                 rest = b""
             assert rest in (b"", b"* server stopping\n")
+
+
+# ---------------------------------------------------------------------------
+# the mixed server
+# ---------------------------------------------------------------------------
+
+
+def test_mixed_server() -> None:
+    with Server("mixed_server.py") as server:
+        echo_port, lines_port, stats_port = server.ports
+        with server.connect(echo_port) as echo, server.connect(lines_port) as lines:
+            echo.send(b"old school")
+            assert echo.read_exactly(10) == b"old school"
+            lines.send(b"UPPER mixed\n")
+            lines.expect(b"MIXED\n")
+            with server.connect(stats_port) as stats:
+                # echo listener + channel, lines server (asyncio) + channel,
+                # stats listener + this connection's transport (asyncio)
+                stats.expect(b"channels 6 asyncio 2\n")
+                stats.expect_eof()
+            lines.send(b"SHUTDOWN\n")
+            lines.expect(b"BYE\n")
+            lines.expect_eof()
+            echo.expect_eof()  # close_all() closed the legacy channels too
+        server.wait()
+
+
+def test_mixed_server_sigterm() -> None:
+    with Server("mixed_server.py") as server:
+        with server.connect(server.ports[1]) as lines:
+            lines.send(b"UPPER x\n")
+            lines.expect(b"X\n")
+            server.stop(signal.SIGTERM)
+            lines.expect_eof()

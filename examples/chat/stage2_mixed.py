@@ -4,12 +4,12 @@
 
 Same protocol as stage1_asyncore.py (see there). What moved:
 
-* the program now starts with ``asyncio.run()``; the stage 1 listener (an
-  asyncore dispatcher, unchanged) is created inside it and compat serves it
-  on that same loop: no ``asyncore.loop()`` call any more;
+* the program now starts with ``compat.run()`` (``asyncio.run()`` plus the
+  shared channel map); the stage 1 listener, an asyncore dispatcher, is
+  created inside it and served by that same loop: no ``asyncore.loop()``;
 * the per-connection code, where the logic lives, is now an asyncio streams
   coroutine (``session``, identical to stage 3's). The listener hands each
-  accepted socket over to it.
+  accepted socket to it with ``compat.aio.adopt_stream``.
 
 So the legacy and the new code run side by side, in one thread, on one loop.
 Stage 3 replaces the listener by ``asyncio.start_server`` and drops compat.
@@ -19,6 +19,9 @@ import asyncore
 import signal
 import socket
 import sys
+
+import compat
+from compat import aio
 
 
 class Room:
@@ -100,21 +103,20 @@ async def serve(port):
     room = Room()
     stop = asyncio.Event()
     writers = set()
-    tasks = set()
+    handlers = set()
 
-    async def adopt(sock):
-        # The accepted socket becomes an asyncio transport on this loop.
-        reader, writer = await asyncio.open_connection(sock=sock)
+    async def client_connected(reader, writer):
         writers.add(writer)
+        handlers.add(asyncio.current_task())
         try:
             await session(reader, writer, room, stop)
         finally:
             writers.discard(writer)
+            handlers.discard(asyncio.current_task())
 
     def hand_off(sock):
-        task = loop.create_task(adopt(sock))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        # From now on the socket is an asyncio transport on this same loop.
+        aio.adopt_stream(sock, client_connected)
 
     # Created while the loop runs: compat serves it on this loop.
     listener = ChatListener(port, hand_off)
@@ -127,13 +129,14 @@ async def serve(port):
     room.members.clear()
     for writer in list(writers):
         writer.close()
-    if tasks:
-        await asyncio.wait(list(tasks), timeout=5)
+    if handlers:
+        # Let the sessions end on their own rather than be cancelled.
+        await asyncio.wait(list(handlers), timeout=5)
 
 
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    asyncio.run(serve(port))
+    compat.run(serve(port))
 
 
 if __name__ == "__main__":
