@@ -54,6 +54,11 @@ class Analyzer:
             if f.convert:
                 for a in f.ancestors():
                     a.touch = True
+        for f in c.funcs:
+            i = f.stmt_index if f.touch else -1
+            while i >= 0 and not c.stmt_relevant[i]:
+                c.stmt_relevant[i] = True
+                i = c.stmt_parent[i]
         run = self._run_pattern()
         return Analysis(
             names=self.names,
@@ -64,6 +69,9 @@ class Analyzer:
             loop_kwargs=c.loop_kwargs,
             driven=driven,
             manual=c.manual,
+            stmt_relevant=c.stmt_relevant,
+            stmt_nested=c.stmt_nested,
+            stmt_defs=c.stmt_defs,
         )
 
     # -- references ------------------------------------------------------

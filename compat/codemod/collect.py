@@ -28,6 +28,8 @@ PLAIN_VALUES = (
     ast.Tuple, ast.Set, ast.Dict, ast.Lambda,
 ) + _COMPS
 DEF_NAME = re.compile(r"\bdef\s+(\w+)")
+# Nodes some transform rewrites (inside functions; module level is always walked).
+_ACTED_ON = (ast.Yield, ast.YieldFrom, ast.Await, ast.Return, ast.Raise, ast.With)
 _DRIVERS = frozenset({"send", "throw"})
 
 class Collector:
@@ -41,6 +43,12 @@ class Collector:
         self.classes: Dict[str, ClassInfo] = {}
         self.sites: List[Tuple[Site, Optional[FuncInfo]]] = []
         self.def_names: Set[str] = set()
+        # per statement, in source pre-order (libcst walks them in the same order)
+        self.stmt_relevant: List[bool] = []
+        self.stmt_nested: List[int] = []  # statements inside it
+        self.stmt_defs: List[int] = []  # function definitions inside it
+        self.stmt_parent: List[int] = []
+        self._stmt_stack: List[int] = []
         # every Name node (with its function) for a few names: decorator
         # aliases and module-level loop variables
         self.tracked: Dict[str, List[Tuple[Optional[FuncInfo], ast.Name]]] = {}
@@ -94,38 +102,61 @@ class Collector:
 
     # -- the walk --------------------------------------------------------
     def walk(self, node: ast.AST, func: Optional[FuncInfo], cls: Optional[ClassInfo],
-             container: object, own: bool, in_comp: bool) -> None:
-        """Visit ``node``; ``own``: it belongs to ``func``'s own body."""
+             container: object, own: bool, in_comp: bool) -> bool:
+        """Visit ``node``; ``own``: it belongs to ``func``'s own body.
+
+        Returns whether the subtree holds anything a transform may act on
+        (so the libcst walk can skip statements that hold nothing).
+        """
+        if not isinstance(node, ast.stmt):
+            return self._walk(node, func, cls, container, own, in_comp)
+        idx = len(self.stmt_relevant)
+        self.stmt_relevant.append(False)
+        self.stmt_nested.append(0)
+        self.stmt_defs.append(0)
+        self.stmt_parent.append(self._stmt_stack[-1] if self._stmt_stack else -1)
+        self._stmt_stack.append(idx)
+        funcs_before = len(self.funcs)
+        relevant = self._walk(node, func, cls, container, own, in_comp)
+        self._stmt_stack.pop()
+        self.stmt_relevant[idx] = relevant
+        self.stmt_nested[idx] = len(self.stmt_relevant) - idx - 1
+        self.stmt_defs[idx] = len(self.funcs) - funcs_before - isinstance(node, FUNC_NODES)
+        return relevant
+
+    def _walk(self, node: ast.AST, func: Optional[FuncInfo], cls: Optional[ClassInfo],
+              container: object, own: bool, in_comp: bool) -> bool:
         if isinstance(node, FUNC_NODES):
             self._walk_def(node, func, cls, container)
-            return
+            return False  # relevant through ``touch``, decided later
         if isinstance(node, ast.ClassDef):
             info = ClassInfo(node.name, self.class_count)
             self.class_count += 1
             if container is None:
                 self.classes[node.name] = info
+            rel = False
             for child in node.bases + [k.value for k in node.keywords] + node.decorator_list:
-                self.walk(child, func, cls, container, own, in_comp)
+                rel |= self.walk(child, func, cls, container, own, in_comp)
             for stmt in node.body:
-                self.walk(stmt, func, info, info, False, False)
-            return
+                rel |= self.walk(stmt, func, info, info, False, False)
+            return rel
         if isinstance(node, ast.Lambda):
-            self.walk(node.body, func, cls, container, False, in_comp)
-            return
+            return self.walk(node.body, func, cls, container, False, in_comp)
         if isinstance(node, _COMPS):
             gens = node.generators
-            self.walk(gens[0].iter, func, cls, container, own, in_comp)
+            rel = self.walk(gens[0].iter, func, cls, container, own, in_comp)
             self._driver_iter(gens[0].iter, func, cls)
             elts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
             rest: List[ast.AST] = elts + [g.target for g in gens] + [i for g in gens for i in g.ifs]
             rest += [g.iter for g in gens[1:]]
             for child in rest:
-                self.walk(child, func, cls, container, own, True)
-            return
+                rel |= self.walk(child, func, cls, container, own, True)
+            return rel
+        rel = isinstance(node, _ACTED_ON)
         if own and func is not None:
             self._own(node, func, in_comp)
         if isinstance(node, ast.Call):
-            self._call(node, func, cls)
+            rel |= self._call(node, func, cls)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
@@ -148,11 +179,12 @@ class Collector:
             if node.attr in self.def_names and node.value.id in ("self", "cls") | self.classes.keys():
                 self.raw_refs.append((func, cls, node, self.contexts.get(id(node), "other")))
         for child in ast.iter_child_nodes(node):
-            self.walk(child, func, cls, container, own, in_comp)
+            rel |= self.walk(child, func, cls, container, own, in_comp)
+        return rel
 
     def _walk_def(self, node: Union[ast.FunctionDef, ast.AsyncFunctionDef],
                   func: Optional[FuncInfo], cls: Optional[ClassInfo], container: object) -> None:
-        info = FuncInfo(len(self.funcs), node, func, cls)
+        info = FuncInfo(len(self.funcs), node, func, cls, stmt_index=self._stmt_stack[-1])
         self.funcs.append(info)
         if isinstance(container, ClassInfo):
             container.methods[node.name] = info
@@ -198,7 +230,8 @@ class Collector:
     def _driver_iter(self, expr: ast.expr, func: Optional[FuncInfo], cls: Optional[ClassInfo]) -> None:
         self.drivers.append((func, cls, expr, expr))
 
-    def _call(self, node: ast.Call, func: Optional[FuncInfo], cls: Optional[ClassInfo]) -> None:
+    def _call(self, node: ast.Call, func: Optional[FuncInfo], cls: Optional[ClassInfo]) -> bool:
+        """Record a call; True when a file-wide transform rewrites it."""
         path = self.names.path(ast_dotted(node.func))
         line, col = pos(node)
         kw = {k.arg for k in node.keywords}
@@ -237,8 +270,7 @@ class Collector:
             self.drivers.append((func, cls, node.args[0], node))
         elif dotted == "isinstance" and len(node.args) == 2 and ast_dotted(node.args[1]) == "types.GeneratorType":
             self.drivers.append((func, cls, node.args[0], node))
-        # Attribute loads of ``loop.run_until_complete``/``run`` are ordinary
-        # and need no bookkeeping here.
+        return kind is not None
 
 
 def plain_iterable(value: Optional[ast.expr], with_calls: bool = True) -> bool:

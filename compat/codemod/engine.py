@@ -58,7 +58,7 @@ def _transform(text: str, analysis: Analysis) -> str:
     ]
     module = cst.parse_module(text)
     new = module.visit(Pipeline(state, transforms))
-    if state.next_index != len(analysis.funcs):
+    if state.next_index != len(analysis.funcs) or state.next_stmt != len(analysis.stmt_relevant):
         raise RuntimeError("libcst and ast disagree about the functions of this file")
     return new.code
 

@@ -7,7 +7,6 @@ from .diagnostics import Diagnostic
 from .names import AsyncioNames
 
 
-
 @dataclass
 class ClassInfo:
     """A class: its methods and the attributes assigned on it."""
@@ -42,6 +41,7 @@ class FuncInfo:
     mixed_withs: List[ast.AST] = field(default_factory=list)
     stmt_yield_froms: List[ast.YieldFrom] = field(default_factory=list)
     nested_count: int = 0
+    stmt_index: int = -1  # of its ``def`` among the module's statements
     stores: Set[str] = field(default_factory=set)  # names bound in the own body
     iterables: Set[str] = field(default_factory=set)  # local names bound to plain iterables
     globals: Set[str] = field(default_factory=set)
@@ -101,6 +101,11 @@ class Analysis:
     loop_kwargs: int = 0
     driven: List[Diagnostic] = field(default_factory=list)
     manual: List[Diagnostic] = field(default_factory=list)
+    # per statement in pre-order: worth walking? and how many statements
+    # and function definitions it holds (to skip over them)
+    stmt_relevant: List[bool] = field(default_factory=list)
+    stmt_nested: List[int] = field(default_factory=list)
+    stmt_defs: List[int] = field(default_factory=list)
 
     @property
     def refusals(self) -> List[Diagnostic]:

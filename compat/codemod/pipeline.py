@@ -32,6 +32,7 @@ class State:
         self.names = analysis.names
         self.frames: List[Frame] = []
         self.next_index = 0
+        self.next_stmt = 0
         self.need_asyncio_import = False
 
     @property
@@ -69,6 +70,12 @@ class Transform(cst.CSTTransformer):
 
 
 _HOOKS: Dict[type, Tuple[List[str], List[str]]] = {}
+# Node classes that are statements (the ``ast.stmt`` of libcst), by name.
+_STATEMENTS = frozenset(
+    name for name, obj in vars(cst).items()
+    if isinstance(obj, type) and issubclass(obj, (cst.BaseSmallStatement, cst.BaseCompoundStatement))
+    and not name.startswith("Base")
+)
 
 
 def _hooks(cls: type) -> Tuple[List[str], List[str]]:
@@ -118,14 +125,21 @@ class Pipeline(cst.CSTTransformer):
         name = type(node).__name__
         state = self.state
         descend = True
-        if name == "FunctionDef":
-            info = state.analysis.funcs[state.next_index]
-            state.next_index += 1
-            state.frames.append(Frame(info))
-            if not info.touch:
-                # nothing to do inside: skip its body and its nested defs
-                state.next_index += info.nested_count
+        if name in _STATEMENTS:
+            a = state.analysis
+            idx = state.next_stmt
+            state.next_stmt += 1
+            if name == "FunctionDef":
+                info = a.funcs[state.next_index]
+                state.next_index += 1
+                state.frames.append(Frame(info))
+                descend = info.touch
+            elif state.frames and not a.stmt_relevant[idx]:
                 descend = False
+            if not descend:
+                # nothing to do inside: skip it, its statements and its defs
+                state.next_stmt += a.stmt_nested[idx]
+                state.next_index += a.stmt_defs[idx]
         elif name == "Lambda" and state.frames:
             state.frames[-1].lambda_depth += 1
         for fn in self._visit.get(name, ()):
