@@ -14,7 +14,7 @@ and transport gets an entry from the loop's hooks. On any other loop (uvloop,
 import asyncio
 import socket
 import threading
-from typing import Any, List, MutableMapping, Optional
+from typing import Any, Dict, List, MutableMapping, Optional, Tuple
 
 from compat import asyncore
 
@@ -227,8 +227,15 @@ def track(obj: Any, loop: Optional[asyncio.AbstractEventLoop] = None) -> List[As
     ``connection_lost`` runs.
     """
     if loop is None:
-        loop = asyncio.get_running_loop()
+        loop = asyncio._get_running_loop()
+    if loop is None:
+        get_loop = getattr(obj, "get_loop", None)
+        loop = get_loop() if get_loop is not None else getattr(obj, "_loop", None)
+    if loop is None:
+        raise RuntimeError(f"track({type(obj).__name__}): pass loop= when no loop is running")
     existing = getattr(obj, "_compat_entries", None)
+    if existing is None:
+        existing = _c_servers.get(id(obj), (None, None))[1]
     if existing is not None:
         return list(existing)
     if hasattr(obj, "sockets") and hasattr(obj, "close"):
@@ -259,16 +266,28 @@ def _track_server(server: Any, loop: asyncio.AbstractEventLoop) -> List[AsyncioC
         server.close = close
         server._compat_entries = entries
     except AttributeError:
-        # uvloop's Server is a C type: learn of the close from wait_closed().
+        # uvloop's Server is a C type: no attribute of ours fits on it, and
+        # the close is learnt from wait_closed() (or the entry's own close()).
+        key = id(server)
+        _c_servers[key] = (server, entries)
+
         async def watch() -> None:
             try:
                 await server.wait_closed()
             finally:
+                _c_servers.pop(key, None)
                 for entry in entries:
                     entry.leave()
 
-        loop.create_task(watch())
+        task = loop.create_task(watch())
+        _watchers.add(task)
+        task.add_done_callback(_watchers.discard)
     return entries
+
+
+# Servers of C types, by id, while tracked (the tuple keeps the id valid).
+_c_servers: Dict[int, Tuple[Any, List[AsyncioChannel]]] = {}
+_watchers: "set[asyncio.Task[Any]]" = set()
 
 
 def _track_transport(transport: Any, loop: asyncio.AbstractEventLoop) -> Optional[TransportChannel]:

@@ -52,6 +52,8 @@ class TerminatorProtocol(asyncio.Protocol):
             if not self.use_encoding:
                 raise TypeError("a str terminator needs use_encoding = True; pass bytes")
             term = term.encode(self.encoding)
+        elif isinstance(term, (bytearray, memoryview)):
+            term = bytes(term)
         elif isinstance(term, bool) or not isinstance(term, (bytes, int, type(None))):
             raise TypeError(f"terminator must be bytes, int or None, not {type(term).__name__}")
         elif isinstance(term, int) and term < 0:
