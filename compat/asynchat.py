@@ -202,6 +202,9 @@ class async_chat(asyncore.dispatcher):
         # it reporting changes by adopting a plain deque's items.
         if type(value) is deque:
             value = self._new_fifo(value)
+        if "_map" not in self.__dict__:
+            self._fifo = value  # before __init__ ran: nothing registered yet
+            return
         was = self._stock_writable()
         self._fifo = value
         self._report(was)

@@ -288,3 +288,19 @@ def test_simple_producer() -> None:
     assert [prod.more() for _ in range(4)] == [b"abc", b"def", b"g", b""]
     with pytest.raises(ValueError):
         asynchat.simple_producer(b"x", buffer_size=0)
+
+
+def test_producer_fifo_assigned_before_init() -> None:
+    """Legacy subclasses sometimes set attributes before calling __init__."""
+    from collections import deque
+
+    class Early(asynchat.async_chat):
+        def __init__(self) -> None:
+            self.producer_fifo = deque([b"lost in 3.11 too"])
+            self.ac_in_buffer = b"x"
+            asynchat.async_chat.__init__(self)
+
+    chan = Early()
+    assert not chan.producer_fifo and chan.ac_in_buffer == b""
+    chan.producer_fifo = deque([b"a"])
+    assert type(chan.producer_fifo).__name__ == "_ProducerFifo" and list(chan.producer_fifo) == [b"a"]
