@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import os
 import random
+import signal
 import socket
 import sys
 import threading
@@ -300,12 +301,32 @@ async def _run(clients: int, rounds: int, serve: bool, rng: random.Random, out: 
             raise AssertionError(f"{traffic.name}: served {traffic.bytes_out} bytes, clients checked {got}")
 
     if serve:
-        print("\nserving; Ctrl-C to stop", file=out)
-        out.flush()
-        await asyncio.Event().wait()  # until interrupted
+        await serve_until_signalled(out)
     asyncore.close_all()  # legacy channels and the asyncio server alike
     print(f"\nasyncore.close_all(): {len(asyncore.socket_map)} channels left; all checks passed", file=out)
     return 0
+
+
+async def serve_until_signalled(out: Any) -> None:
+    """Keep serving until SIGINT/SIGTERM; the handler is in place before we say so."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    # A loop signal handler, not KeyboardInterrupt: that one can land in any
+    # callback (or a __del__, where it is swallowed) instead of stopping us.
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or no signals here: Ctrl-C still raises
+    print("\nserving; Ctrl-C to stop", file=out)
+    out.flush()
+    try:
+        await stop.wait()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 def main(argv: List[str]) -> int:
