@@ -16,7 +16,7 @@ byte checked) run in separate processes pinned to different CPUs; the
 server's CPU comes from /proc/PID/stat over the timed window only.
 
     python benchmarks/aio_echo.py [--duration 2] [--repeat 5] [--conns 50]
-                                  [--size 64] [--python PATH]
+                                  [--size 64] [--polled N] [--python PATH]
                                   [--python311 PATH] [--only A|B]
 """
 import argparse
@@ -42,7 +42,7 @@ IDLE_LEGACY = 100  # idle legacy connections kept in the map during A
 # ---------------------------------------------------------------------------
 
 
-def serve_protocol(loop_kind: str) -> None:
+def serve_protocol(loop_kind: str, polled: int = 0) -> None:
     """An asyncio Protocol echo server on the stock loop or compat's."""
     import asyncio
     import socket
@@ -69,11 +69,16 @@ def serve_protocol(loop_kind: str) -> None:
     server = loop.run_until_complete(loop.create_server(Echo, "127.0.0.1", 0))
 
     # The legacy side of the map: a listening dispatcher and idle channels,
-    # all registered with the same loop while the asyncio echo runs.
-    class Idle(asyncore.dispatcher):
+    # all registered with the same loop while the asyncio echo runs. They
+    # are dispatcher_with_send (stock predicates, like async_chat): the core
+    # tracks their interest by events. A channel overriding readable() or
+    # writable() is asked before every poll, as asyncore did; --polled adds
+    # some of those to see that cost.
+    class Idle(asyncore.dispatcher_with_send):
         def handle_read(self) -> None:
             self.recv(1)
 
+    class Polled(Idle):
         def writable(self) -> bool:
             return False
 
@@ -86,9 +91,9 @@ def serve_protocol(loop_kind: str) -> None:
 
     Listener()
     peers = []
-    for _ in range(IDLE_LEGACY):
+    for i in range(IDLE_LEGACY):
         a, b = socket.socketpair()
-        Idle(a)
+        (Polled if i < polled else Idle)(a)
         peers.append(b)
     kinds: Dict[str, int] = {}
     for ch in asyncore.socket_map.values():
@@ -167,6 +172,7 @@ def compare(title: str, contenders: Dict[str, List[str]], pythons: Dict[str, str
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--serve-protocol", choices=("stock", "compat"), help=argparse.SUPPRESS)
+    ap.add_argument("--polled", type=int, default=0, help="legacy channels overriding writable() in A (default 0)")
     ap.add_argument("--duration", type=float, default=2.0)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--conns", type=int, default=50)
@@ -176,7 +182,7 @@ def main() -> int:
     ap.add_argument("--only", choices=("A", "B"))
     args = ap.parse_args()
     if args.serve_protocol:
-        serve_protocol(args.serve_protocol)
+        serve_protocol(args.serve_protocol, args.polled)
         return 0
     if len(os.sched_getaffinity(0)) < 2:
         print("note: fewer than 2 CPUs; server and load will share one", file=sys.stderr)
@@ -186,7 +192,7 @@ def main() -> int:
         m = compare(
             f"A. asyncio Protocol echo, {args.conns} conns x {args.size} B, server CPU per message",
             {"stock asyncio loop": [me, "--serve-protocol", "stock"],
-             "compat loop + legacy map": [me, "--serve-protocol", "compat"]},
+             "compat loop + legacy map": [me, "--serve-protocol", "compat", "--polled", str(args.polled)]},
             {"stock asyncio loop": args.python, "compat loop + legacy map": args.python},
             args,
         )
