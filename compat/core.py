@@ -21,6 +21,7 @@ import select
 import socket
 import threading
 import warnings
+import weakref
 from typing import Any, Callable, Dict, List, MutableMapping, Optional, Set
 
 __all__ = [
@@ -138,6 +139,8 @@ class ChannelMap(dict):
 
 # Servers of plain-dict maps, by id(map), while they are attached to a loop.
 _plain_servers: Dict[int, "Server"] = {}
+# Every server attached to some loop (to mute the others during a loop()).
+_attached: "weakref.WeakSet[Server]" = weakref.WeakSet()
 
 
 def server_of(map: MutableMapping[int, Any]) -> Optional["Server"]:
@@ -245,6 +248,9 @@ class Server:
         self.hooked = False
         self._selector: Optional[HookedSelector] = None
         self.run: Optional[_Run] = None
+        # Muted while loop() serves another map on the same loop: 3.11
+        # served only the map passed to loop().
+        self.muted = False
         self._resync_pending = False
         # Exceptional conditions (OOB data, hang-up while not polled) have no
         # add_reader twin: a private edge-triggered epoll, itself a reader.
@@ -268,6 +274,7 @@ class Server:
         self.detach()
         self.loop = loop
         self.thread = threading.get_ident()
+        _attached.add(self)
         selector = getattr(loop, "_selector", None)
         self.hooked = isinstance(selector, HookedSelector)
         if self.hooked:
@@ -284,6 +291,8 @@ class Server:
         if loop is None:
             return
         self.loop = None
+        self.muted = False
+        _attached.discard(self)
         if not loop.is_closed():
             for entry in self.entries.values():
                 if entry.file:
@@ -328,6 +337,29 @@ class Server:
             self.detach()
             return None
         return loop
+
+    def mute(self) -> None:
+        """Stop serving until :meth:`unmute` (another map's loop() runs)."""
+        loop = self.loop
+        if loop is None or self.muted:
+            return
+        for entry in self.entries.values():
+            if not entry.file:
+                if entry.r:
+                    loop.remove_reader(entry.fd)
+                if entry.w:
+                    loop.remove_writer(entry.fd)
+            entry.r = entry.w = False
+        self.muted = True
+
+    def unmute(self) -> None:
+        """Serve again: every channel is asked its predicates before the next poll."""
+        if not self.muted:
+            return
+        self.muted = False
+        for entry in list(self.entries.values()):
+            if not getattr(entry.obj, "compat_external", False):
+                self._mark(entry)
 
     # -- channels coming and going ------------------------------------------
 
@@ -418,7 +450,7 @@ class Server:
 
     def _mark(self, entry: _Entry) -> None:
         """Queue ``entry`` to have its predicates asked before the next poll."""
-        if entry.dirty:
+        if entry.dirty or self.muted:
             return
         entry.dirty = True
         self.dirty.append(entry)
@@ -471,7 +503,7 @@ class Server:
 
     def _file_tick(self, entry: _Entry) -> None:
         entry.ticking = False
-        if self.entries.get(entry.fd) is not entry:
+        if self.entries.get(entry.fd) is not entry or self.muted:
             return
         if entry.r:
             self._dispatch(entry, "handle_read_event")
@@ -488,6 +520,8 @@ class Server:
 
     def prepare(self) -> None:
         """Ask changed and overriding channels their predicates (before each poll)."""
+        if self.muted:
+            return
         entries = self.entries
         if self.dirty:
             dirty, self.dirty = self.dirty, []
@@ -571,7 +605,7 @@ class Server:
             return
         for fd, events in pri.poll(0):
             entry = self.entries.get(fd)
-            if entry is None:
+            if entry is None or self.muted:
                 continue
             if events & _PRI:
                 self._dispatch(entry, "handle_expt_event")
@@ -708,6 +742,9 @@ def serve(map: MutableMapping[int, Any], timeout: float = 30.0, count: Optional[
     timeout = max(float(timeout), 0.0)
     run = _Run(pass_mode=count is not None)
     server.run = run
+    muted = [s for s in list(_attached) if s is not server and s.loop is loop and s.entries and not s.muted]
+    for other in muted:
+        other.mute()
     try:
         if count is None:
             _run_until_empty(server, loop, timeout)
@@ -721,6 +758,8 @@ def serve(map: MutableMapping[int, Any], timeout: float = 30.0, count: Optional[
                 count -= 1
     finally:
         server.run = None
+        for other in muted:
+            other.unmute()
         if not isinstance(map, ChannelMap):
             server.detach()  # a plain map is served only while loop() runs over it
     if run.exc is not None:

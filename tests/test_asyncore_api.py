@@ -959,13 +959,9 @@ def test_echo_round_trip_on_the_default_map():
     run_until(lambda: client.received == b"ping")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: once socket_map has been served, loop(map=private) also dispatches "
-    "socket_map's channels (they stay registered on the thread's loop); 3.11 served "
-    "only the map passed, and compat does too until socket_map is first served",
-)
 def test_loop_over_a_private_map_serves_only_that_map(tcp_pair):
+    """Regression: socket_map stayed registered on the thread's loop and was
+    served by loop(map=private) too; 3.11 served only the map passed."""
     a, _ = tcp_pair()
     b, _ = tcp_pair()
     default_channel = Writer(a)
