@@ -510,10 +510,14 @@ class dispatcher_with_send(dispatcher):
 
     def initiate_send(self) -> None:
         """Send as much of the buffer as the socket takes now."""
-        num_sent = dispatcher.send(self, self._out[:65536])
-        self.out_buffer = self._out[num_sent:]
-        if self.eof_received and not self._out:
-            self._flushed_after_eof()
+        out = self._out
+        num_sent = dispatcher.send(self, out[:65536])
+        if num_sent:
+            out = self._out = out[num_sent:]
+            if not out:
+                self._sync_interest()
+                if self.eof_received:
+                    self._flushed_after_eof()
 
     def _output_pending(self) -> bool:
         return bool(self._out)
@@ -528,15 +532,18 @@ class dispatcher_with_send(dispatcher):
 
     def send(self, data: Any) -> None:  # type: ignore[override]
         """Queue ``data`` and send what the socket takes now (any thread)."""
-        loop = core.in_other_thread(self._map)
+        loop = core.in_other_thread(self._map, self)
         if loop is not None:
             # The serving thread owns the buffer; hand the data over in order.
             loop.call_soon_threadsafe(self.send, data)
             return
         if self.debug:
             self.log_info("sending %s" % repr(data))
-        self.out_buffer = self._out + data
+        was_empty = not self._out
+        self._out = self._out + data
         self.initiate_send()
+        if was_empty and self._out:
+            self._sync_interest()
 
 
 # Their repr and pickling name the module legacy code imported them from.

@@ -183,16 +183,17 @@ def notify_removed(map: MutableMapping[int, Any], fd: int, obj: Any) -> None:
 
 
 def sync(map: MutableMapping[int, Any], fd: Optional[int], obj: Any) -> None:
-    """Re-read ``obj``'s predicates now: its buffers or state changed."""
-    server = server_of(map)
-    if server is not None and fd is not None:
+    """Re-read ``obj``'s predicates: its buffers or state changed."""
+    server = map.server if type(map) is ChannelMap else server_of(map)  # type: ignore[attr-defined]
+    # Inside obj's own handler the re-read follows the handler anyway.
+    if server is not None and fd is not None and server.current is not obj:
         server.sync_fd(fd, obj)
 
 
-def in_other_thread(map: MutableMapping[int, Any]) -> Optional[asyncio.AbstractEventLoop]:
+def in_other_thread(map: MutableMapping[int, Any], obj: Any = None) -> Optional[asyncio.AbstractEventLoop]:
     """The loop serving ``map`` if it is running in another thread, else None."""
-    server = server_of(map)
-    if server is None or server.loop is None:
+    server = map.server if type(map) is ChannelMap else server_of(map)  # type: ignore[attr-defined]
+    if server is None or server.loop is None or (obj is not None and server.current is obj):
         return None
     if server.thread == threading.get_ident() or not server.loop.is_running():
         return None
@@ -207,11 +208,12 @@ def in_other_thread(map: MutableMapping[int, Any]) -> Optional[asyncio.AbstractE
 class _Entry:
     """What the server registered for one fd."""
 
-    __slots__ = ("fd", "obj", "r", "w", "file", "ticking", "dirty")
+    __slots__ = ("fd", "obj", "server", "r", "w", "file", "ticking", "dirty")
 
-    def __init__(self, fd: int, obj: Any) -> None:
+    def __init__(self, fd: int, obj: Any, server: "Server") -> None:
         self.fd = fd
         self.obj = obj
+        self.server = server
         self.r = False
         self.w = False
         self.file = False  # a regular file: always ready, never registered
@@ -229,6 +231,8 @@ class _Run:
         self.exc: Optional[BaseException] = None
 
 
+_READ = selectors.EVENT_READ
+_WRITE = selectors.EVENT_WRITE
 _EPOLL = getattr(select, "epoll", None)
 _PRI = getattr(select, "EPOLLPRI", 0)
 _HUP = getattr(select, "EPOLLHUP", 0) | getattr(select, "EPOLLERR", 0)
@@ -248,6 +252,8 @@ class Server:
         self.hooked = False
         self._selector: Optional[HookedSelector] = None
         self.run: Optional[_Run] = None
+        # The channel whose handler runs now (its re-sync follows the handler).
+        self.current: Any = None
         # Muted while loop() serves another map on the same loop: 3.11
         # served only the map passed to loop().
         self.muted = False
@@ -293,14 +299,11 @@ class Server:
         self.loop = None
         self.muted = False
         _attached.discard(self)
+        self.loop = loop  # _drop_interest works on the loop being left
+        for entry in self.entries.values():
+            self._drop_interest(entry)
+        self.loop = None
         if not loop.is_closed():
-            for entry in self.entries.values():
-                if entry.file:
-                    continue
-                if entry.r:
-                    loop.remove_reader(entry.fd)
-                if entry.w:
-                    loop.remove_writer(entry.fd)
             if self._pri is not None:
                 loop.remove_reader(self._pri.fileno())
         if self._pri is not None:
@@ -344,12 +347,7 @@ class Server:
         if loop is None or self.muted:
             return
         for entry in self.entries.values():
-            if not entry.file:
-                if entry.r:
-                    loop.remove_reader(entry.fd)
-                if entry.w:
-                    loop.remove_writer(entry.fd)
-            entry.r = entry.w = False
+            self._drop_interest(entry)
         self.muted = True
 
     def unmute(self) -> None:
@@ -399,7 +397,7 @@ class Server:
                 self._mark(old)
                 return
             self._unregister(old)
-        entry = _Entry(fd, obj)
+        entry = _Entry(fd, obj, self)
         self.entries[fd] = entry
         if getattr(obj, "compat_external", False):
             return  # an asyncio server/transport: its loop already polls the fd
@@ -416,12 +414,7 @@ class Server:
         del self.entries[fd]
         self.polled.pop(fd, None)
         loop = self.loop
-        if loop is not None and not loop.is_closed() and not entry.file:
-            if entry.r:
-                loop.remove_reader(fd)
-            if entry.w:
-                loop.remove_writer(fd)
-        entry.r = entry.w = False
+        self._drop_interest(entry)
         if self._pri is not None:
             try:
                 self._pri.unregister(fd)
@@ -474,32 +467,77 @@ class Server:
                 entry.ticking = True
                 loop.call_soon(self._file_tick, entry)
             return
-        fd = entry.fd
+        if r == entry.r and w == entry.w:
+            return
         try:
-            if r != entry.r:
-                if r:
-                    loop.add_reader(fd, self._on_read, entry)
-                else:
-                    loop.remove_reader(fd)
-                entry.r = r
-            if w != entry.w:
-                if w:
-                    loop.add_writer(fd, self._on_write, entry)
-                else:
-                    loop.remove_writer(fd)
-                entry.w = w
+            self._set_interest(entry, r, w)
         except PermissionError:
             # A regular file: epoll refuses it, select() calls it always
             # ready. Deliver its events from the ready queue instead.
-            if entry.r:
-                loop.remove_reader(fd)
+            self._drop_interest(entry)
             entry.file = True
-            entry.r = entry.w = False
             self.sync_entry(entry)
-        except (OSError, ValueError):
+        except (OSError, ValueError, KeyError):
             # The fd is closed or invalid (closed behind our back): poll()
             # would report POLLNVAL, which asyncore turns into handle_close.
+            self._drop_interest(entry)
             loop.call_soon(self._invalid_fd, entry)
+
+    def _set_interest(self, entry: _Entry, r: bool, w: bool) -> None:
+        fd = entry.fd
+        selector = self._selector
+        if selector is not None:
+            # Our own loop: the selector holds the entry and HookedSelector
+            # dispatches it straight after the poll (no asyncio Handle).
+            mask = (_READ if r else 0) | (_WRITE if w else 0)
+            if not (entry.r or entry.w):
+                selector.register(fd, mask, entry)
+            elif mask:
+                selector.modify(fd, mask, entry)
+            else:
+                selector.unregister(fd)
+            entry.r, entry.w = r, w
+            return
+        loop = self.loop
+        if r != entry.r:
+            if r:
+                loop.add_reader(fd, self._on_read, entry)  # type: ignore[union-attr]
+            else:
+                loop.remove_reader(fd)  # type: ignore[union-attr]
+            entry.r = r
+        if w != entry.w:
+            if w:
+                loop.add_writer(fd, self._on_write, entry)  # type: ignore[union-attr]
+            else:
+                loop.remove_writer(fd)  # type: ignore[union-attr]
+            entry.w = w
+
+    def _drop_interest(self, entry: _Entry) -> None:
+        """Unregister ``entry``'s fd (before its socket closes)."""
+        if entry.file or not (entry.r or entry.w):
+            entry.r = entry.w = False
+            return
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            selector = self._selector
+            try:
+                if selector is not None:
+                    selector.unregister(entry.fd)
+                else:
+                    if entry.r:
+                        loop.remove_reader(entry.fd)
+                    if entry.w:
+                        loop.remove_writer(entry.fd)
+            except (KeyError, ValueError, OSError):
+                pass  # already gone with an fd closed behind our back
+        entry.r = entry.w = False
+
+    def direct_event(self, entry: _Entry, events: int) -> None:
+        """Dispatch what the selector reported for ``entry`` (own loops)."""
+        if events & _READ and entry.r:
+            self._on_read(entry)
+        if events & _WRITE and entry.w and self.entries.get(entry.fd) is entry:
+            self._dispatch(entry, "handle_write_event")
 
     def _file_tick(self, entry: _Entry) -> None:
         entry.ticking = False
@@ -558,17 +596,21 @@ class Server:
         if run is not None and run.exc is not None:
             return  # loop() is leaving; level-triggered events come back
         obj = entry.obj
+        self.current = obj
         try:
             getattr(obj, method)()
         except REraised as exc:
+            self.current = None
             self._leave(exc)
             return
         except BaseException:
             try:
                 obj.handle_error()
             except BaseException as exc:
+                self.current = None
                 self._leave(exc)
                 return
+        self.current = None
         if self.entries.get(entry.fd) is entry:
             self.sync_entry(entry)
         if run is not None and run.pass_mode:
@@ -628,11 +670,27 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
         self.servers: list = []
 
     def select(self, timeout: Optional[float] = None) -> Any:
-        """Run every server's prepare hook, then poll."""
+        """Run every server's prepare hook, poll, dispatch channel events.
+
+        Events of channel entries are dispatched here, as asyncore's pass
+        did; the rest (asyncio's own readers and writers) go back to the loop.
+        """
         for server in self.servers:
             if server.polled or server.dirty:
                 server.prepare()
-        return super().select(timeout)
+        ready = super().select(timeout)
+        if not self.servers:
+            return ready
+        others = []
+        for key, events in ready:
+            entry = key.data
+            if type(entry) is _Entry:
+                server = entry.server
+                if server.entries.get(entry.fd) is entry:
+                    server.direct_event(entry, events)
+            else:
+                others.append((key, events))
+        return others
 
 
 class _OwnedLoop:
