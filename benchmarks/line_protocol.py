@@ -12,6 +12,10 @@ Method as in benchmarks/echo.py: the server's user+sys CPU is read from
     python benchmarks/line_protocol.py [--scenarios 50,idle] [--duration 3]
         [--repeat 5] [--idle 10000] [--servers stdlib@3.11,compat@3.11,compat@3.13]
 
+Server specs: ``IMPL[+poll][+nagle]@X.Y``; ``+nagle`` runs compat without
+TCP_NODELAY (3.11's wire behaviour) to tell the kernel's share from the loop's.
+The table splits CPU/request into total and user time.
+
 Scenarios: ``50`` is 50 busy connections; ``idle`` is the same 50 plus
 ``--idle`` connections that were served once and then stay silent (stdlib
 runs with use_poll=True there: select() cannot watch fds past 1023).
@@ -62,11 +66,11 @@ def _raise_nofile(want: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def server_cpu(pid: int) -> float:
-    """User+system CPU seconds of ``pid`` so far (/proc/PID/stat)."""
+def server_cpu(pid: int) -> Tuple[float, float]:
+    """User and system CPU seconds of ``pid`` so far (/proc/PID/stat)."""
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
+    return int(fields[11]) / _TICK, int(fields[12]) / _TICK
 
 
 # ---------------------------------------------------------------------------
@@ -95,6 +99,9 @@ def serve(args: argparse.Namespace) -> None:
         sys.exit("expected %s, got %s" % (want, asynchat.__name__))
 
     class LineHandler(asynchat.async_chat):
+        if args.no_nodelay:
+            tcp_nodelay = False  # compat only: 3.11's wire behaviour (Nagle on)
+
         def __init__(self, sock):
             asynchat.async_chat.__init__(self, sock)
             self.ibuffer = []
@@ -242,14 +249,16 @@ def load(args: argparse.Namespace) -> None:
             out["idle_setup_s"] = time.monotonic() - t0
             _pingpong(conns, ep, time.perf_counter() + args.warmup)
         for _ in range(args.windows):
-            cpu0 = server_cpu(args.server_pid)
+            user0, sys0 = server_cpu(args.server_pid)
             t0 = time.perf_counter()
             n = _pingpong(conns, ep, t0 + args.duration)
             elapsed = time.perf_counter() - t0
-            cpu = server_cpu(args.server_pid) - cpu0
+            user1, sys1 = server_cpu(args.server_pid)
+            cpu = (user1 - user0) + (sys1 - sys0)
             out["windows"].append({
                 "requests": n, "rate": n / elapsed,
                 "server_cpu_per_req_us": cpu / n * 1e6 if n else float("nan"),
+                "server_user_per_req_us": (user1 - user0) / n * 1e6 if n else float("nan"),
                 "server_cpu_pct": cpu / elapsed * 100,
             })  # fmt: skip
     except (BenchError, OSError) as exc:
@@ -274,15 +283,15 @@ class Spec:
     def __init__(self, text: str) -> None:
         head, _, self.version = text.partition("@")
         parts = head.split("+")
-        self.impl, self.poll = parts[0], "poll" in parts[1:]
-        if self.impl not in ("stdlib", "compat") or not self.version:
-            raise ValueError("bad server spec %r (want IMPL[+poll]@X.Y)" % text)
+        self.impl, self.poll, self.nagle = parts[0], "poll" in parts[1:], "nagle" in parts[1:]
+        if self.impl not in ("stdlib", "compat") or not self.version or set(parts[1:]) - {"poll", "nagle"}:
+            raise ValueError("bad server spec %r (want IMPL[+poll][+nagle]@X.Y)" % text)
         self.exe = shutil.which("python" + self.version)
 
     @property
     def label(self) -> str:
         mode = (" poll" if self.poll else " select") if self.impl == "stdlib" else ""
-        return "%s %s%s" % (self.impl, self.version, mode)
+        return "%s %s%s%s" % (self.impl, self.version, mode, " nagle" if self.nagle else "")
 
     def env(self) -> Dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDEVMODE", "PYTHONASYNCIODEBUG")}
@@ -297,6 +306,8 @@ def run_once(spec: Spec, args: argparse.Namespace, idle: int, windows: int, cpus
     cmd = [spec.exe, __file__, "--serve", "--impl", spec.impl, "--nofile", str(nofile)]
     if spec.poll:
         cmd.append("--poll")
+    if spec.nagle:
+        cmd.append("--no-nodelay")
     if cpus[0] is not None:
         cmd += ["--cpu", str(cpus[0])]
     with tempfile.TemporaryFile("w+") as err:
@@ -377,7 +388,8 @@ def harness(args: argparse.Namespace) -> int:
         results[scenario] = rows
         title = "50 connections" + (" + %d idle" % idle if idle else "")
         print("\n== %s (medians of %d windows of %g s)" % (title, args.repeat, args.duration))
-        print("%-22s %10s %14s %6s %8s | %8s %12s" % ("server", "req/s", "CPU/req", "srv%", "setup", "req/s x", "CPU/req x"))
+        print("%-22s %10s %14s %10s %6s %8s | %8s %12s"
+              % ("server", "req/s", "CPU/req", "(user)", "srv%", "setup", "req/s x", "CPU/req x"))  # fmt: skip
         base = next((m for s, m in rows if s.impl == "stdlib" and "error" not in m), None)
         for s, m in rows:
             if "error" in m:
@@ -385,9 +397,9 @@ def harness(args: argparse.Namespace) -> int:
                 continue
             ratio = ("%8.2f %12.2f" % (m["rate"] / base["rate"], m["server_cpu_per_req_us"] / base["server_cpu_per_req_us"])
                      if base else "")  # fmt: skip
-            print("%-22s %10.0f %11.1f us %6.0f %7.1fs | %s"
-                  % (s.label, m["rate"], m["server_cpu_per_req_us"], m["server_cpu_pct"],
-                     m.get("idle_setup_s", 0.0), ratio))  # fmt: skip
+            print("%-22s %10.0f %11.1f us %7.1f us %6.0f %7.1fs | %s"
+                  % (s.label, m["rate"], m["server_cpu_per_req_us"], m["server_user_per_req_us"],
+                     m["server_cpu_pct"], m.get("idle_setup_s", 0.0), ratio))  # fmt: skip
         sys.stdout.flush()
     print("\n== targets (issue 4)")
     for scenario, what, key, ok in (
@@ -412,6 +424,7 @@ def main() -> int:
     ap.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--impl", choices=("stdlib", "compat"), help=argparse.SUPPRESS)
     ap.add_argument("--poll", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--no-nodelay", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--nofile", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -419,7 +432,8 @@ def main() -> int:
     ap.add_argument("--conns", type=int, default=50, help=argparse.SUPPRESS)
     ap.add_argument("--windows", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--scenarios", default="50,idle", help="comma list of: 50, idle")
-    ap.add_argument("--servers", default="stdlib@3.11,compat@3.11,compat@3.13", help="IMPL[+poll]@X.Y,...")
+    ap.add_argument("--servers", default="stdlib@3.11,compat@3.11,compat@3.13",
+                    help="IMPL[+poll][+nagle]@X.Y,...; +nagle: compat without TCP_NODELAY, as 3.11")  # fmt: skip
     ap.add_argument("--duration", type=float, default=3.0, help="seconds per timed window")
     ap.add_argument("--warmup", type=float, default=0.5, help="seconds of load before timing")
     ap.add_argument("--repeat", type=int, default=5, help="runs (50) or windows (idle) per server")
