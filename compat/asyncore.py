@@ -239,9 +239,8 @@ class dispatcher:
             core.notify_removed(map, fd, obj)  # type: ignore[arg-type]
         self._fileno = None
 
-    def _sync_interest(self) -> None:
-        """Tell the core this channel's buffers or state changed."""
-        core.sync(self._map, self._fileno, self)
+    #: Tell the core this channel's buffers or state changed (any thread).
+    _sync_interest = core.sync_channel
 
     # -- sockets ---------------------------------------------------------------
 

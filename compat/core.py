@@ -30,6 +30,7 @@ __all__ = [
     "Server",
     "serve",
     "server_of",
+    "sync_channel",
     "thread_loop",
     "register_stock_predicates",
 ]
@@ -182,12 +183,15 @@ def notify_removed(map: MutableMapping[int, Any], fd: int, obj: Any) -> None:
         server.removed(fd, obj)
 
 
-def sync(map: MutableMapping[int, Any], fd: Optional[int], obj: Any) -> None:
-    """Re-read ``obj``'s predicates: its buffers or state changed."""
-    server = map.server if type(map) is ChannelMap else server_of(map)  # type: ignore[attr-defined]
+def sync_channel(obj: Any) -> None:
+    """Re-read a dispatcher's predicates (its ``_map`` and ``_fileno``)."""
+    map = obj._map
+    server = map.server if type(map) is ChannelMap else server_of(map)
     # Inside obj's own handler the re-read follows the handler anyway.
-    if server is not None and fd is not None and server.current is not obj:
-        server.sync_fd(fd, obj)
+    if server is not None and server.current is not obj:
+        fd = obj._fileno
+        if fd is not None:
+            server.sync_fd(fd, obj)
 
 
 def in_other_thread(map: MutableMapping[int, Any], obj: Any = None) -> Optional[asyncio.AbstractEventLoop]:
@@ -231,6 +235,8 @@ class _Run:
         self.exc: Optional[BaseException] = None
 
 
+_PlainSocket = socket.socket
+_READ_EVENT = "handle_read_event"
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 _EPOLL = getattr(select, "epoll", None)
@@ -391,6 +397,8 @@ class Server:
             self._unregister(entry)
 
     def _register(self, fd: int, obj: Any) -> None:
+        if type(fd) is not int:
+            return  # a test double's fake fileno(): nothing the selector can poll
         old = self.entries.get(fd)
         if old is not None:
             if old.obj is obj:
@@ -456,8 +464,10 @@ class Server:
         obj = entry.obj
         # After a half-close with output queued, EOF stays readable: stop
         # reading until the output is flushed (see dispatcher.recv).
-        r = bool(obj.readable()) and not getattr(obj, "eof_received", False)
-        w = bool(obj.writable()) and not obj.accepting
+        r = not not obj.readable() and not getattr(obj, "eof_received", False)
+        w = not not obj.writable() and not obj.accepting
+        if r is entry.r and w is entry.w:
+            return  # the common case after a handler: nothing changed
         loop = self.loop
         if loop is None:
             return
@@ -466,8 +476,6 @@ class Server:
             if (r or w) and not entry.ticking:
                 entry.ticking = True
                 loop.call_soon(self._file_tick, entry)
-            return
-        if r == entry.r and w == entry.w:
             return
         try:
             self._set_interest(entry, r, w)
@@ -532,13 +540,6 @@ class Server:
                 pass  # already gone with an fd closed behind our back
         entry.r = entry.w = False
 
-    def direct_event(self, entry: _Entry, events: int) -> None:
-        """Dispatch what the selector reported for ``entry`` (own loops)."""
-        if events & _READ and entry.r:
-            self._on_read(entry)
-        if events & _WRITE and entry.w and self.entries.get(entry.fd) is entry:
-            self._dispatch(entry, "handle_write_event")
-
     def _file_tick(self, entry: _Entry) -> None:
         entry.ticking = False
         if self.entries.get(entry.fd) is not entry or self.muted:
@@ -579,14 +580,7 @@ class Server:
     # -- dispatch ------------------------------------------------------------
 
     def _on_read(self, entry: _Entry) -> None:
-        self._dispatch(entry, "handle_read_event")
-        sock = getattr(entry.obj, "socket", None)
-        if type(sock) is not socket.socket and entry.r and self.entries.get(entry.fd) is entry:
-            # TLS keeps decrypted bytes in user space: the fd will not poll
-            # readable for them, so deliver another read event ourselves.
-            pending = getattr(sock, "pending", None)
-            if pending is not None and pending() > 0 and self.loop is not None:
-                self.loop.call_soon(self._on_read, entry)
+        self._dispatch(entry, _READ_EVENT)
 
     def _on_write(self, entry: _Entry) -> None:
         self._dispatch(entry, "handle_write_event")
@@ -613,11 +607,20 @@ class Server:
         self.current = None
         if self.entries.get(entry.fd) is entry:
             self.sync_entry(entry)
+            if method is _READ_EVENT and type(getattr(obj, "socket", None)) is not _PlainSocket:
+                self._read_pending(entry)
         if run is not None and run.pass_mode:
             self.loop.stop()  # type: ignore[union-attr]
         if self.polled and not self.hooked and not self._resync_pending:
             self._resync_pending = True
             self.loop.call_soon(self._resync)  # type: ignore[union-attr]
+
+    def _read_pending(self, entry: _Entry) -> None:
+        # TLS keeps decrypted bytes in user space: the fd will not poll
+        # readable for them, so deliver another read event ourselves.
+        pending = getattr(entry.obj.socket, "pending", None)
+        if entry.r and pending is not None and pending() > 0 and self.loop is not None:
+            self.loop.call_soon(self._on_read, entry)
 
     def _leave(self, exc: BaseException) -> None:
         run = self.run
@@ -684,12 +687,16 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
         others = []
         for key, events in ready:
             entry = key.data
-            if type(entry) is _Entry:
-                server = entry.server
-                if server.entries.get(entry.fd) is entry:
-                    server.direct_event(entry, events)
-            else:
+            if type(entry) is not _Entry:
                 others.append((key, events))
+                continue
+            # As poll2's readwrite(): read, then write, for each ready fd;
+            # a channel closed (or its fd reused) by an earlier handler is skipped.
+            server = entry.server
+            if events & _READ and entry.r and server.entries.get(entry.fd) is entry:
+                server._dispatch(entry, _READ_EVENT)
+            if events & _WRITE and entry.w and server.entries.get(entry.fd) is entry:
+                server._dispatch(entry, "handle_write_event")
         return others
 
 

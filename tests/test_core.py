@@ -626,3 +626,20 @@ def test_predicates_are_not_asked_before_the_subclass_init_finishes(clean_map):
     finally:
         client.close()
         asyncore.close_all(ignore_all=True)
+
+
+def test_channel_with_a_fake_socket_can_join_and_leave_a_served_map(clean_map):
+    """Regression: a Mock socket (fileno() not an int) in an attached map
+    raised TypeError in registration and stuck in the map."""
+    from unittest import mock
+
+    a, b = socket.socketpair()
+    real = asyncore.dispatcher(a)
+    asyncore.loop(timeout=0, count=1)  # the default map is now attached
+    real.close()
+    b.close()
+    fake = asyncore.dispatcher()
+    fake.set_socket(mock.Mock())
+    assert fake._fileno in asyncore.socket_map
+    fake.del_channel()
+    assert len(asyncore.socket_map) == 0
