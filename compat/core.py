@@ -16,6 +16,7 @@ hook on loops the core created, or after every dispatch (and every
 """
 import asyncio
 import atexit
+import math
 import selectors
 import select
 import socket
@@ -236,6 +237,8 @@ class _Run:
 
 
 _PlainSocket = socket.socket
+_NOT_EPOLLIN = ~getattr(select, "EPOLLIN", 0)
+_NOT_EPOLLOUT = ~getattr(select, "EPOLLOUT", 0)
 _READ_EVENT = "handle_read_event"
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
@@ -681,14 +684,13 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
         for server in self.servers:
             if server.polled or server.dirty:
                 server.prepare()
-        ready = super().select(timeout)
         if not self.servers:
-            return ready
+            return super().select(timeout)
         others = []
-        for key, events in ready:
+        for key, events in self._poll(timeout):
             entry = key.data
             if type(entry) is not _Entry:
-                others.append((key, events))
+                others.append((key, events & key.events))
                 continue
             # As poll2's readwrite(): read, then write, for each ready fd;
             # a channel closed (or its fd reused) by an earlier handler is skipped.
@@ -698,6 +700,34 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
             if events & _WRITE and entry.w and server.entries.get(entry.fd) is entry:
                 server._dispatch(entry, "handle_write_event")
         return others
+
+    def _poll(self, timeout: Optional[float]) -> Any:
+        """``(key, events)`` pairs, straight from epoll when it is the selector."""
+        poller = self._selector  # type: ignore[attr-defined]
+        if type(poller) is not _EPOLL:
+            return [(key, events) for key, events in super().select(timeout)]
+        # Same conversion as EpollSelector.select, without its extra pass
+        # over the events (this runs once per event on the hot path).
+        if timeout is None:
+            timeout = -1
+        elif timeout <= 0:
+            timeout = 0
+        else:
+            timeout = math.ceil(timeout * 1e3) * 1e-3
+        fd_to_key = self._fd_to_key  # type: ignore[attr-defined]
+        try:
+            fd_events = poller.poll(timeout, len(fd_to_key) or 1)
+        except InterruptedError:
+            return ()
+        return _epoll_pairs(fd_to_key, fd_events)
+
+
+def _epoll_pairs(fd_to_key: Dict[int, Any], fd_events: Any) -> Any:
+    for fd, event in fd_events:
+        key = fd_to_key.get(fd)
+        if key is not None:
+            # Errors and hang-ups wake both directions, as selectors does.
+            yield key, (event & _NOT_EPOLLIN and _WRITE) | (event & _NOT_EPOLLOUT and _READ)
 
 
 class _OwnedLoop:
