@@ -487,6 +487,12 @@ def _set_nodelay(sock: Any) -> None:
             pass  # not connected yet on some platforms; harmless
 
 
+def _in_own_handler(obj: Any) -> bool:
+    """Whether ``obj``'s own handler is running (its re-sync follows anyway)."""
+    map = obj._map
+    return type(map) is core.ChannelMap and map.server.current is obj
+
+
 class dispatcher_with_send(dispatcher):
     """A dispatcher with an output buffer: ``send()`` never loses data."""
 
@@ -514,7 +520,8 @@ class dispatcher_with_send(dispatcher):
         if num_sent:
             out = self._out = out[num_sent:]
             if not out:
-                self._sync_interest()
+                if not _in_own_handler(self):
+                    self._sync_interest()
                 if self.eof_received:
                     self._flushed_after_eof()
 
@@ -531,17 +538,19 @@ class dispatcher_with_send(dispatcher):
 
     def send(self, data: Any) -> None:  # type: ignore[override]
         """Queue ``data`` and send what the socket takes now (any thread)."""
-        loop = core.in_other_thread(self._map, self)
-        if loop is not None:
-            # The serving thread owns the buffer; hand the data over in order.
-            loop.call_soon_threadsafe(self.send, data)
-            return
+        in_handler = _in_own_handler(self)
+        if not in_handler:
+            loop = core.in_other_thread(self._map)
+            if loop is not None:
+                # The serving thread owns the buffer; hand the data over in order.
+                loop.call_soon_threadsafe(self.send, data)
+                return
         if self.debug:
             self.log_info("sending %s" % repr(data))
         was_empty = not self._out
         self._out = self._out + data
         self.initiate_send()
-        if was_empty and self._out:
+        if was_empty and self._out and not in_handler:
             self._sync_interest()
 
 

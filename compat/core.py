@@ -17,6 +17,7 @@ hook on loops the core created, or after every dispatch (and every
 import asyncio
 import atexit
 import math
+import operator
 import selectors
 import select
 import socket
@@ -239,7 +240,11 @@ class _Run:
 _PlainSocket = socket.socket
 _NOT_EPOLLIN = ~getattr(select, "EPOLLIN", 0)
 _NOT_EPOLLOUT = ~getattr(select, "EPOLLOUT", 0)
-_READ_EVENT = "handle_read_event"
+# Handler calls as C-level callers: cheaper than getattr(obj, name)().
+_READ_EVENT = operator.methodcaller("handle_read_event")
+_WRITE_EVENT = operator.methodcaller("handle_write_event")
+_EXPT_EVENT = operator.methodcaller("handle_expt_event")
+_CLOSE = operator.methodcaller("handle_close")
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 _EPOLL = getattr(select, "epoll", None)
@@ -548,9 +553,9 @@ class Server:
         if self.entries.get(entry.fd) is not entry or self.muted:
             return
         if entry.r:
-            self._dispatch(entry, "handle_read_event")
+            self._dispatch(entry, _READ_EVENT)
         if entry.w and self.entries.get(entry.fd) is entry:
-            self._dispatch(entry, "handle_write_event")
+            self._dispatch(entry, _WRITE_EVENT)
         if (entry.r or entry.w) and not entry.ticking and self.loop is not None:
             entry.ticking = True
             self.loop.call_soon(self._file_tick, entry)
@@ -558,7 +563,7 @@ class Server:
     def _invalid_fd(self, entry: _Entry) -> None:
         if self.entries.get(entry.fd) is entry:
             self._unregister(entry)
-            self._dispatch(entry, "handle_close")
+            self._dispatch(entry, _CLOSE)
 
     def prepare(self) -> None:
         """Ask changed and overriding channels their predicates (before each poll)."""
@@ -586,16 +591,16 @@ class Server:
         self._dispatch(entry, _READ_EVENT)
 
     def _on_write(self, entry: _Entry) -> None:
-        self._dispatch(entry, "handle_write_event")
+        self._dispatch(entry, _WRITE_EVENT)
 
-    def _dispatch(self, entry: _Entry, method: str) -> None:
+    def _dispatch(self, entry: _Entry, method: Callable[[Any], Any]) -> None:
         run = self.run
         if run is not None and run.exc is not None:
             return  # loop() is leaving; level-triggered events come back
         obj = entry.obj
         self.current = obj
         try:
-            getattr(obj, method)()
+            method(obj)
         except REraised as exc:
             self.current = None
             self._leave(exc)
@@ -610,8 +615,13 @@ class Server:
         self.current = None
         if self.entries.get(entry.fd) is entry:
             self.sync_entry(entry)
-            if method is _READ_EVENT and type(getattr(obj, "socket", None)) is not _PlainSocket:
-                self._read_pending(entry)
+            if method is _READ_EVENT:
+                try:
+                    plain = type(obj.socket) is _PlainSocket
+                except AttributeError:
+                    plain = True
+                if not plain:
+                    self._read_pending(entry)
         if run is not None and run.pass_mode:
             self.loop.stop()  # type: ignore[union-attr]
         if self.polled and not self.hooked and not self._resync_pending:
@@ -656,11 +666,11 @@ class Server:
             if entry is None or self.muted:
                 continue
             if events & _PRI:
-                self._dispatch(entry, "handle_expt_event")
+                self._dispatch(entry, _EXPT_EVENT)
             elif events & _HUP and not (entry.r or entry.w):
                 # Nobody polls this fd for read or write, so only here can
                 # the hang-up be seen; poll() semantics: handle_close.
-                self._dispatch(entry, "handle_close")
+                self._dispatch(entry, _CLOSE)
 
 
 # ---------------------------------------------------------------------------
@@ -698,7 +708,7 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
             if events & _READ and entry.r and server.entries.get(entry.fd) is entry:
                 server._dispatch(entry, _READ_EVENT)
             if events & _WRITE and entry.w and server.entries.get(entry.fd) is entry:
-                server._dispatch(entry, "handle_write_event")
+                server._dispatch(entry, _WRITE_EVENT)
         return others
 
     def _poll(self, timeout: Optional[float]) -> Any:
