@@ -9,6 +9,7 @@
 import asyncio
 import os
 import socket
+import ssl as _ssl
 from typing import Any, Awaitable, Callable, Optional, Tuple
 
 from compat import core
@@ -46,14 +47,18 @@ def adopt_protocol(
     sock: socket.socket,
     protocol_factory: ProtocolFactory,
     *,
+    ssl: Optional[_ssl.SSLContext] = None,
     loop: Optional[asyncio.AbstractEventLoop] = None,
 ) -> "asyncio.Task[Tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]":
     """Serve the connected ``sock`` with an asyncio protocol from now on.
 
     Meant for a legacy listener's ``handle_accepted(sock, addr)``. Returns the
     task that builds the transport; it resolves to ``(transport, protocol)``.
-    The socket stays a channel in the shared map throughout.
+    The socket stays a channel in the shared map throughout. With ``ssl``
+    (a server-side context) the TLS handshake runs on the asyncio side.
     """
+    if ssl is not None and not isinstance(ssl, _ssl.SSLContext):
+        raise TypeError(f"ssl must be an ssl.SSLContext, not {type(ssl).__name__}")
     _check_stream_socket(sock, "adopt_protocol")
     if not callable(protocol_factory):
         raise TypeError("protocol_factory must be callable")
@@ -69,7 +74,7 @@ def adopt_protocol(
             _track_on_connect(protocol, loop)  # type: ignore[arg-type]
         return protocol
 
-    task = loop.create_task(loop.connect_accepted_socket(factory, sock))
+    task = loop.create_task(loop.connect_accepted_socket(factory, sock, ssl=ssl))
     _tasks.add(task)
     if pending is not None:
         pending.task = task
@@ -109,6 +114,7 @@ def adopt_stream(
     client_connected_cb: StreamHandler,
     *,
     limit: int = 2**16,
+    ssl: Optional[_ssl.SSLContext] = None,
     loop: Optional[asyncio.AbstractEventLoop] = None,
 ) -> "asyncio.Task[Tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]":
     """Serve the connected ``sock`` with ``client_connected_cb(reader, writer)``.
@@ -123,7 +129,7 @@ def adopt_stream(
         reader = asyncio.StreamReader(limit=limit)
         return asyncio.StreamReaderProtocol(reader, client_connected_cb)
 
-    return adopt_protocol(sock, factory, loop=loop)
+    return adopt_protocol(sock, factory, ssl=ssl, loop=loop)
 
 
 class _HandOffProtocol(asyncio.Protocol):
