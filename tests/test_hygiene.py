@@ -6,7 +6,9 @@ import threading
 
 import pytest
 
-from compat import asyncore
+import asyncio
+
+from compat import aio, asynchat, asyncore, core
 
 HOST = "127.0.0.1"
 CONNECTIONS = 20_000
@@ -26,9 +28,41 @@ class Echo(asyncore.dispatcher_with_send):
         self.close()
 
 
+class ChatEcho(asynchat.async_chat):
+    """The asynchat facade: echo whatever arrives (a None terminator)."""
+
+    def __init__(self, sock):
+        super().__init__(sock)
+        self.set_terminator(None)
+
+    def collect_incoming_data(self, data):
+        self.push(data)
+
+    def found_terminator(self):
+        pass
+
+
+class ProtocolEcho(asyncio.Protocol):
+    """The asyncio facade: an accepted socket handed to a protocol."""
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.transport.write(data)
+
+
+FACADES = {
+    "asyncore": Echo,
+    "asynchat": ChatEcho,
+    "asyncio": lambda sock: aio.adopt_protocol(sock, ProtocolEcho),
+}
+
+
 class Listener(asyncore.dispatcher):
-    def __init__(self):
+    def __init__(self, handler=Echo):
         super().__init__()
+        self.handler = handler
         self.create_socket()
         self.set_reuse_addr()
         self.bind((HOST, 0))
@@ -38,7 +72,7 @@ class Listener(asyncore.dispatcher):
 
     def handle_accepted(self, sock, addr):
         self.served += 1
-        Echo(sock)
+        self.handler(sock)
 
 
 def hammer(port, count, errors):
@@ -63,11 +97,9 @@ def hammer(port, count, errors):
         errors.append(exc)
 
 
-def serve_connections(count):
+def serve_connections(count, handler):
     """Serve ``count`` echo connections from a client thread; return the errors."""
-    from compat import core
-
-    server = Listener()
+    server = Listener(handler)
     errors = []
     client = threading.Thread(target=hammer, args=(server.port, count, errors))
 
@@ -86,11 +118,13 @@ def serve_connections(count):
 
 
 @pytest.mark.timeout(180)
-def test_20000_connections_through_the_asyncore_facade_leave_nothing(clean_map):
+@pytest.mark.parametrize("facade", sorted(FACADES))
+def test_20000_connections_through_each_facade_leave_nothing(clean_map, facade):
+    handler = FACADES[facade]
     # One round first: the loop's own fds (epoll, self-pipe) are made once.
-    assert serve_connections(1) == []
+    assert serve_connections(1, handler) == []
     fds_before = open_fds()
     map_before = len(asyncore.socket_map)
-    assert serve_connections(CONNECTIONS) == []
+    assert serve_connections(CONNECTIONS, handler) == []
     assert len(asyncore.socket_map) == map_before
     assert open_fds() == fds_before
