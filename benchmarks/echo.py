@@ -43,6 +43,8 @@ SCENARIOS = {
     "50x64": (50, 64, False),
     "50x16k": (50, 16384, False),
     "idle": (50, 64, True),
+    # issue 9: 10,000 concurrent active echo connections, every byte checked
+    "10k": (10000, 64, False),
 }
 DEFAULT_SERVERS = "stdlib@3.11,compat@3.11,compat@3.12,compat+uvloop@3.12"
 # A delayed ACK holds a Nagle-blocked segment for at least 40 ms on Linux: a
