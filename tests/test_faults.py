@@ -336,3 +336,36 @@ def test_asyncio_protocol_exception_goes_to_the_loop_handler(clean_map):
         server.close()
         asyncore.close_all(ignore_all=True)
         run_until(lambda: not asyncore.socket_map)
+
+
+def test_connect_unreachable_raises_at_once_and_the_map_stays_usable(clean_map, monkeypatch):
+    """No address here is really unreachable (127.0.0.1 only), so the kernel's
+    answer is injected: connect() must raise it, as 3.11 did, and closing the
+    channel leaves the map clean."""
+    import errno
+
+    c = asyncore.dispatcher()
+    c.create_socket()
+    monkeypatch.setattr(c, "socket", _Unreachable(c.socket))
+    with pytest.raises(OSError) as info:
+        c.connect((HOST, 9))
+    assert info.value.errno == errno.ENETUNREACH
+    c.close()
+    assert len(asyncore.socket_map) == 0
+    check_others_still_served(Listener(EchoOrBoom).port)
+    asyncore.close_all(ignore_all=True)
+
+
+class _Unreachable:
+    """A socket whose connect answers ENETUNREACH (what a routeless network gives)."""
+
+    def __init__(self, sock):
+        self._sock = sock
+
+    def connect_ex(self, address):
+        import errno
+
+        return errno.ENETUNREACH
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
