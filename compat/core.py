@@ -238,8 +238,11 @@ class _Run:
 
 
 _PlainSocket = socket.socket
-_NOT_EPOLLIN = ~getattr(select, "EPOLLIN", 0)
-_NOT_EPOLLOUT = ~getattr(select, "EPOLLOUT", 0)
+# epoll's bits where there is epoll; the same values stand in elsewhere.
+_IN = getattr(select, "EPOLLIN", 1)
+_OUT = getattr(select, "EPOLLOUT", 4)
+_NOT_IN = ~_IN
+_NOT_OUT = ~_OUT
 # Handler calls as C-level callers: cheaper than getattr(obj, name)().
 _READ_EVENT = operator.methodcaller("handle_read_event")
 _WRITE_EVENT = operator.methodcaller("handle_write_event")
@@ -697,47 +700,46 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
         if not self.servers:
             return super().select(timeout)
         others = []
-        for key, events in self._poll(timeout):
+        fd_to_key = self._fd_to_key  # type: ignore[attr-defined]
+        for fd, event in self._poll(timeout):
+            key = fd_to_key.get(fd)
+            if key is None:
+                continue  # unregistered by a handler earlier in this pass
+            # Errors and hang-ups wake both directions, as selectors does.
             entry = key.data
             if type(entry) is not _Entry:
+                events = (event & _NOT_IN and _WRITE) | (event & _NOT_OUT and _READ)
                 others.append((key, events & key.events))
                 continue
             # As poll2's readwrite(): read, then write, for each ready fd;
             # a channel closed (or its fd reused) by an earlier handler is skipped.
             server = entry.server
-            if events & _READ and entry.r and server.entries.get(entry.fd) is entry:
+            if event & _NOT_OUT and entry.r and server.entries.get(fd) is entry:
                 server._dispatch(entry, _READ_EVENT)
-            if events & _WRITE and entry.w and server.entries.get(entry.fd) is entry:
+            if event & _NOT_IN and entry.w and server.entries.get(fd) is entry:
                 server._dispatch(entry, _WRITE_EVENT)
         return others
 
     def _poll(self, timeout: Optional[float]) -> Any:
-        """``(key, events)`` pairs, straight from epoll when it is the selector."""
+        """``(fd, epoll-style event mask)`` pairs of one poll."""
         poller = self._selector  # type: ignore[attr-defined]
         if type(poller) is not _EPOLL:
-            return [(key, events) for key, events in super().select(timeout)]
-        # Same conversion as EpollSelector.select, without its extra pass
-        # over the events (this runs once per event on the hot path).
+            return [
+                (key.fd, (_IN if events & _READ else 0) | (_OUT if events & _WRITE else 0))
+                for key, events in super().select(timeout)
+            ]
+        # Straight from epoll, as EpollSelector.select does it, without its
+        # extra pass over the events (this is the per-event hot path).
         if timeout is None:
             timeout = -1
         elif timeout <= 0:
             timeout = 0
         else:
             timeout = math.ceil(timeout * 1e3) * 1e-3
-        fd_to_key = self._fd_to_key  # type: ignore[attr-defined]
         try:
-            fd_events = poller.poll(timeout, len(fd_to_key) or 1)
+            return poller.poll(timeout, len(self._fd_to_key) or 1)  # type: ignore[attr-defined]
         except InterruptedError:
             return ()
-        return _epoll_pairs(fd_to_key, fd_events)
-
-
-def _epoll_pairs(fd_to_key: Dict[int, Any], fd_events: Any) -> Any:
-    for fd, event in fd_events:
-        key = fd_to_key.get(fd)
-        if key is not None:
-            # Errors and hang-ups wake both directions, as selectors does.
-            yield key, (event & _NOT_EPOLLIN and _WRITE) | (event & _NOT_EPOLLOUT and _READ)
 
 
 class _OwnedLoop:
