@@ -115,7 +115,9 @@ def announce(port: int, what: str) -> None:
 
 
 def env() -> Dict[str, str]:
-    e = dict(os.environ)
+    from _bench_env import FIXED_MALLOC  # here: the served copy of this file runs via -c
+
+    e = dict(os.environ, **FIXED_MALLOC)
     # Only the repository: the shims would shadow stdlib asyncore in B.
     e["PYTHONPATH"] = str(REPO)
     e.pop("PYTHONDEVMODE", None)

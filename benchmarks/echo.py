@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from _bench_env import FIXED_MALLOC
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SERVER = HERE / "_echo_server.py"
@@ -92,7 +94,7 @@ class Spec:
         return "%s %s%s" % (self.impl, self.version, extra)
 
     def env(self) -> Dict[str, str]:
-        env = dict(os.environ)
+        env = dict(os.environ, **FIXED_MALLOC)
         # compat comes from this checkout; the stdlib server must not see it.
         paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         if self.impl == "compat":

@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from _bench_env import FIXED_MALLOC
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PAD = b"-" * 40  # reply = "RSP <request body> <pad>\r\n", 64 bytes
@@ -295,6 +297,7 @@ class Spec:
 
     def env(self) -> Dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDEVMODE", "PYTHONASYNCIODEBUG")}
+        env.update(FIXED_MALLOC)
         # The stdlib server must not see compat's shims; compat's comes from here.
         env["PYTHONPATH"] = str(REPO) if self.impl == "compat" else ""
         return env
