@@ -24,12 +24,13 @@ import argparse
 import errno
 import json
 import os
-import resource
 import select
 import socket
 import struct
 import sys
 import time
+
+from _bench_env import die_with_parent, raise_nofile, server_cpu
 
 EPOLLIN = select.EPOLLIN
 EPOLLOUT = select.EPOLLOUT
@@ -41,35 +42,13 @@ class BenchError(Exception):
     pass
 
 
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
 
 
-def _raise_nofile(want: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft >= want:
-        return
-    if hard != resource.RLIM_INFINITY and hard < want:
-        raise BenchError("RLIMIT_NOFILE hard limit %d < %d needed" % (hard, want))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def server_cpu(pid: int) -> tuple:
-    """(user, system) CPU seconds of *pid* so far."""
-    with open("/proc/%d/stat" % pid) as f:
-        # The command name may hold spaces or parens: split after the last ')'.
-        fields = f.read().rpartition(")")[2].split()
-    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return int(fields[11]) / _TICK, int(fields[12]) / _TICK
 
 
 def machine_busy() -> float:
@@ -363,11 +342,11 @@ def main() -> int:
     args = ap.parse_args()
     if args.size < HEADER.size:
         ap.error("--size must be at least %d" % HEADER.size)
-    _die_with_parent()
+    die_with_parent()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     try:
-        _raise_nofile(args.conns + args.idle + 64)
+        raise_nofile(args.conns + args.idle + 64)
         res = bench(args)
     except (BenchError, OSError) as exc:
         print(json.dumps({"error": "%s: %s" % (type(exc).__name__, exc)}))

@@ -9,32 +9,15 @@ goes to stderr, so the harness can check it ran what it meant to.
 """
 import argparse
 import os
-import resource
 import socket
 import sys
 import warnings
 
-
-def _die_with_parent() -> None:
-    """Ask Linux to kill us if the harness dies without cleaning up."""
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except Exception:  # not Linux, or no libc: the harness still cleans up
-        pass
+from _bench_env import die_with_parent, raise_nofile
 
 
-def _raise_nofile(want: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft >= want:
-        return
-    if hard != resource.RLIM_INFINITY and hard < want:
-        sys.exit("RLIMIT_NOFILE hard limit %d < %d needed" % (hard, want))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
 
 
 def main() -> None:
@@ -48,11 +31,11 @@ def main() -> None:
     ap.add_argument("--recv-size", type=int, default=8192)
     args = ap.parse_args()
 
-    _die_with_parent()
+    die_with_parent()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     if args.nofile:
-        _raise_nofile(args.nofile)
+        raise_nofile(args.nofile)
 
     # 3.11's asyncore warns on import; the benchmark knows.
     with warnings.catch_warnings():

@@ -23,7 +23,6 @@ runs with use_poll=True there: select() cannot watch fds past 1023).
 import argparse
 import json
 import os
-import resource
 import select
 import shutil
 import signal
@@ -36,13 +35,12 @@ import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from _bench_env import FIXED_MALLOC
+from _bench_env import FIXED_MALLOC, die_with_parent, raise_nofile, server_cpu
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PAD = b"-" * 40  # reply = "RSP <request body> <pad>\r\n", 64 bytes
 STALL_S = 10.0
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------------------
@@ -50,29 +48,10 @@ _TICK = os.sysconf("SC_CLK_TCK")
 # ---------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process if the harness dies without cleaning up."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
 
 
-def _raise_nofile(want: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < want:
-        if hard != resource.RLIM_INFINITY and hard < want:
-            sys.exit("RLIMIT_NOFILE hard limit %d < %d needed" % (hard, want))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def server_cpu(pid: int) -> Tuple[float, float]:
-    """User and system CPU seconds of ``pid`` so far (/proc/PID/stat)."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rpartition(")")[2].split()
-    return int(fields[11]) / _TICK, int(fields[12]) / _TICK
 
 
 # ---------------------------------------------------------------------------
@@ -82,11 +61,11 @@ def server_cpu(pid: int) -> Tuple[float, float]:
 
 def serve(args: argparse.Namespace) -> None:
     """Run the line server until killed; print ``listening PORT`` when ready."""
-    _die_with_parent()
+    die_with_parent()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     if args.nofile:
-        _raise_nofile(args.nofile)
+        raise_nofile(args.nofile)
     import warnings
 
     with warnings.catch_warnings():
@@ -229,10 +208,10 @@ def _open_idle(port: int, n: int) -> List[socket.socket]:
 
 def load(args: argparse.Namespace) -> None:
     """Drive the server; print one JSON line with every timed window."""
-    _die_with_parent()
+    die_with_parent()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
-    _raise_nofile(args.conns + args.idle + 256)
+    raise_nofile(args.conns + args.idle + 256)
     ep = select.epoll()
     conns: Dict[int, Conn] = {}
     idle: List[socket.socket] = []

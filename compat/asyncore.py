@@ -9,7 +9,7 @@ import os
 import select
 import socket
 import sys
-import time
+import time  # noqa: F401  (asyncore exposed it; code patches asyncore.time)
 import warnings
 from errno import (  # noqa: F401  (re-exported like asyncore did)
     EAGAIN,

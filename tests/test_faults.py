@@ -8,7 +8,6 @@ escapes loop().
 """
 import socket
 import struct
-import threading
 import time
 
 import pytest

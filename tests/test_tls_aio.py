@@ -6,27 +6,20 @@ sockets to an ``async def`` handler that does the TLS handshake.
 """
 import asyncio
 import socket
-import ssl
 import threading
 
 import pytest
 
 from compat import aio, asyncore, core
 
-trustme = pytest.importorskip("trustme")
-
-HOST = "127.0.0.1"
+pytest.importorskip("trustme")
+from tls_support import HOST, contexts, echo_client  # noqa: E402
 PAYLOAD = bytes(range(256)) * 1024  # 256 KiB: many TLS records
 
 
 @pytest.fixture(scope="module")
 def certs():
-    ca = trustme.CA()
-    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert(HOST).configure_cert(server_ctx)
-    client_ctx = ssl.create_default_context()  # verification on, as by default
-    ca.configure_trust(client_ctx)
-    return server_ctx, client_ctx
+    return contexts()
 
 
 async def echo(reader, writer):
@@ -41,26 +34,6 @@ async def echo(reader, writer):
         writer.close()
 
 
-def verified_client(port, client_ctx, result):
-    """A blocking TLS client in a thread: echo PAYLOAD, record what came back."""
-    try:
-        raw = socket.create_connection((HOST, port), timeout=20)
-        with client_ctx.wrap_socket(raw, server_hostname=HOST) as tls:
-            result["cert"] = tls.getpeercert()
-            sender = threading.Thread(target=tls.sendall, args=(PAYLOAD,))
-            sender.start()
-            got = bytearray()
-            while len(got) < len(PAYLOAD):
-                chunk = tls.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
-            sender.join(20)
-            result["echo"] = bytes(got)
-    except Exception as exc:
-        result["error"] = exc
-
-
 def test_asyncio_tls_server_on_the_core_loop(clean_map, certs):
     server_ctx, client_ctx = certs
     loop = core.thread_loop()
@@ -69,7 +42,7 @@ def test_asyncio_tls_server_on_the_core_loop(clean_map, certs):
     result = {}
 
     def client_then_close_all():
-        verified_client(port, client_ctx, result)
+        echo_client(port, client_ctx, PAYLOAD, result)
         loop.call_soon_threadsafe(asyncore.close_all)
 
     thread = threading.Thread(target=client_then_close_all)
@@ -104,7 +77,7 @@ def test_legacy_listener_hands_tls_connections_to_an_async_handler(clean_map, ce
     result = {}
 
     def client_then_stop():
-        verified_client(listener.port, client_ctx, result)
+        echo_client(listener.port, client_ctx, PAYLOAD, result)
         listener.close()  # handed to the serving thread
 
     thread = threading.Thread(target=client_then_stop)

@@ -12,19 +12,13 @@ import pytest
 
 from compat import asyncore, core
 
-trustme = pytest.importorskip("trustme")
-
-HOST = "127.0.0.1"
+pytest.importorskip("trustme")
+from tls_support import HOST, contexts, echo_client  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def certs():
-    ca = trustme.CA()
-    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert(HOST).configure_cert(server_ctx)
-    client_ctx = ssl.create_default_context()  # verification on, as by default
-    ca.configure_trust(client_ctx)
-    return server_ctx, client_ctx
+    return contexts()
 
 
 class TLSEcho(asyncore.dispatcher):
@@ -106,24 +100,8 @@ def test_tls_echo_with_verified_certificate(clean_map, certs):
     result = {}
 
     def client():
-        try:
-            raw = socket.create_connection((HOST, server.port), timeout=20)
-            with client_ctx.wrap_socket(raw, server_hostname=HOST) as tls:
-                result["cert"] = tls.getpeercert()
-                sender = threading.Thread(target=tls.sendall, args=(payload,))
-                sender.start()
-                got = bytearray()
-                while len(got) < len(payload):
-                    chunk = tls.recv(65536)
-                    if not chunk:
-                        break
-                    got += chunk
-                sender.join(20)
-                result["echo"] = bytes(got)
-        except Exception as exc:
-            result["error"] = exc
-        finally:
-            server.close()
+        echo_client(server.port, client_ctx, payload, result)
+        server.close()
 
     thread = threading.Thread(target=client)
     core.thread_loop().call_soon(thread.start)
