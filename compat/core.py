@@ -2,17 +2,22 @@
 
 A *channel* is any object with ``readable()``, ``writable()``, ``accepting``
 and the ``handle_*_event()`` methods of an asyncore dispatcher. A *map* is a
-dict ``{fd: channel}``. A :class:`Server` binds one map to one asyncio loop:
-it registers each channel's interest with ``add_reader``/``add_writer`` and
-dispatches the loop's callbacks to the channel with asyncore's error rules.
+dict ``{fd: channel}``. A :class:`Server` binds one map to one asyncio loop
+and dispatches events to the channels with asyncore's error rules.
+
+On a loop the core created (:class:`HookedSelector`), a channel's fd sits in
+the loop's selector with the channel's entry as its data: the selector asks
+changed and overriding channels their predicates right before each poll and
+dispatches their events straight from the poll, as asyncore's pass did; the
+loop's own readers and writers go back to asyncio untouched. On any other
+loop (uvloop, an application's) the core uses ``add_reader``/``add_writer``.
 
 Interest is cached per fd and changed only when it changes. Channels whose
 predicates are the stock ones (registered by the facades through
 :func:`register_stock_predicates`) are re-asked only after their own events
-and on state changes the facades report (``sync``); channels that override
-``readable()``/``writable()`` are asked before every poll, through a selector
-hook on loops the core created, or after every dispatch (and every
-``timeout``) on loops it did not create, such as uvloop's.
+and on state changes the facades report (:func:`sync_channel`); channels that
+override ``readable()``/``writable()`` are asked before every poll on the
+core's loops, or after every dispatch (and every ``timeout``) on others.
 """
 import asyncio
 import atexit
