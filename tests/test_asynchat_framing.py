@@ -10,6 +10,8 @@ with it, chunk for chunk.
 """
 import importlib.util
 import os
+import shutil
+import subprocess
 import sys
 import sysconfig
 from typing import Any, List, Optional
@@ -53,12 +55,27 @@ def chunkings(data: st.DataObject, stream: bytes) -> List[bytes]:
     return [stream[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
+def _python311_asynchat() -> str:
+    """Where the python3.11 on PATH (if any) keeps its asynchat.py."""
+    exe = shutil.which("python3.11")
+    if not exe:
+        return ""
+    try:
+        stdlib = subprocess.run(
+            [exe, "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+            capture_output=True, text=True, timeout=30,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return os.path.join(stdlib, "asynchat.py") if stdlib else ""
+
+
 def _load_reference() -> Optional[Any]:
     """CPython 3.11's own asynchat.py, loaded from its install (never copied)."""
     candidates = [
         os.path.join(sysconfig.get_paths()["stdlib"], "asynchat.py"),
         os.environ.get("COMPAT_REFERENCE_ASYNCHAT", ""),
-        "/root/.pyenv/versions/3.11.7/lib/python3.11/asynchat.py",
+        _python311_asynchat(),
     ]
     for path in candidates:
         if path and os.path.exists(path):
