@@ -42,3 +42,24 @@ def clean_map() -> Iterator[None]:
         yield
     finally:
         asyncore.close_all(ignore_all=True)
+
+
+@pytest.fixture
+def selector_polls(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The timeouts of every poll the thread's core loop makes from now on.
+
+    A pass that blocks shows as few polls with a long timeout; a busy loop as
+    many with zero: a check on the loop's behaviour, not on the clock.
+    """
+    from compat import core
+
+    selector = core.thread_loop()._selector  # type: ignore[attr-defined]
+    polls: list = []
+    real_poll = selector._poll
+
+    def counting_poll(timeout: object) -> object:
+        polls.append(timeout)
+        return real_poll(timeout)
+
+    monkeypatch.setattr(selector, "_poll", counting_poll)
+    return polls

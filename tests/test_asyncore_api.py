@@ -801,13 +801,12 @@ def test_loop_count_runs_that_many_passes(tcp_pair, use_poll):
     assert asyncore.socket_map == {ours.fileno(): d}
 
 
-def test_loop_count_stops_early_when_the_map_empties(tcp_pair):
+def test_loop_count_stops_early_when_the_map_empties(tcp_pair, selector_polls):
     ours, _ = tcp_pair()
     d = Writer(ours, on_write=lambda self: self.close())
-    start = time.monotonic()
     asyncore.loop(timeout=5, count=10)
     assert d.writes == 1
-    assert time.monotonic() - start < 4  # did not sit out a 5 s pass
+    assert len(selector_polls) <= 2  # did not go on to sit out more passes
 
 
 def test_loop_count_zero_runs_no_pass(tcp_pair):
@@ -833,9 +832,7 @@ def test_poll_functions_run_one_pass(tcp_pair, poll):
     poll(1.0)
     assert d.writes == 1
     d.close()
-    # The same with a map passed positionally. The default map is emptied
-    # first: compat keeps socket_map's channels registered on the thread's
-    # one loop, so (unlike 3.11) a pass over m would serve them too.
+    # The same with a map passed positionally.
     m = {}
     ours2, _ = tcp_pair()
     d2 = Writer(ours2, map=m)
@@ -849,16 +846,17 @@ def test_poll3_is_poll2():
 
 
 @pytest.mark.parametrize("poll", [asyncore.poll, asyncore.poll2])
-def test_poll_with_nothing_ready_waits_for_the_timeout(tcp_pair, poll):
+def test_poll_with_nothing_ready_waits_for_the_timeout(tcp_pair, poll, selector_polls):
     class Idle(asyncore.dispatcher):
         def writable(self):
             return False
 
     ours, _ = tcp_pair()
     Idle(ours)  # readable, but the peer sends nothing
-    start = time.monotonic()
     poll(0.2)
-    assert time.monotonic() - start >= 0.15  # the pass blocked: no busy loop
+    # The pass blocked (a wait of about the timeout), no busy loop.
+    assert 1 <= len(selector_polls) <= 3
+    assert any(t and t > 0.1 for t in selector_polls)
 
 
 def test_loop_resumes_after_count_passes_with_map_intact(tcp_pair):
