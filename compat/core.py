@@ -578,13 +578,15 @@ class Server:
         if self.muted:
             return
         entries = self.entries
+        polled = self.polled
         if self.dirty:
             dirty, self.dirty = self.dirty, []
             for entry in dirty:
                 entry.dirty = False
-                if entries.get(entry.fd) is entry:
+                # Overriding channels are asked just below anyway.
+                if entries.get(entry.fd) is entry and polled.get(entry.fd) is not entry:
                     self.sync_entry(entry)
-        for entry in list(self.polled.values()):
+        for entry in list(polled.values()):
             if entries.get(entry.fd) is entry:
                 self.sync_entry(entry)
 
