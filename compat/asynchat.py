@@ -19,24 +19,24 @@ What differs is underneath:
 * A peer that half-closes while output is queued still gets that output;
   ``handle_close()`` follows once it is sent (3.11 closed at once and lost
   it), as for the asyncore facade's ``dispatcher_with_send``.
-* Input is scanned with an offset instead of re-slicing the buffer after
-  every terminator, so a ``recv()`` carrying many records costs O(size).
+* Input framing (compat/framing.py, shared with ``compat.aio``'s
+  ``TerminatorProtocol``) scans with an offset instead of re-slicing the
+  buffer after every terminator, so a ``recv()`` carrying many records costs O(size).
 * ``ac_max_buffer_size`` (opt-in, default unbounded as in 3.11) bounds a
   record waiting for its bytes terminator; see :meth:`async_chat.handle_buffer_overflow`.
 """
 import socket
 import weakref
 from collections import deque
-from typing import Any, Iterable, List, MutableMapping, Optional, Protocol, Union
+from typing import Any, Iterable, MutableMapping, Optional, Protocol, Union
 
 from compat import asyncore, core
+from compat.framing import TerminatorFraming, find_prefix_at_end
 
 __all__ = ["async_chat", "simple_producer", "find_prefix_at_end"]
 
-Terminator = Union[bytes, int, None]
 BytesLike = Union[bytes, bytearray, memoryview]
 
-_MISSING = object()
 _append = deque.append
 _appendleft = deque.appendleft
 _popleft = deque.popleft
@@ -150,7 +150,7 @@ class _ProducerFifo(deque):
             self._changed(False)
 
 
-class async_chat(asyncore.dispatcher):
+class async_chat(TerminatorFraming, asyncore.dispatcher):
     """A channel for command/response protocols: framed input, queued output.
 
     Subclasses implement :meth:`collect_incoming_data` and
@@ -162,24 +162,8 @@ class async_chat(asyncore.dispatcher):
     ac_in_buffer_size = 65536
     #: Largest slice handed to one ``send()``; larger pushes are split.
     ac_out_buffer_size = 65536
-    #: Opt-in bound, in bytes, on one record still waiting for its bytes
-    #: terminator (the data since the last ``found_terminator()``). A record
-    #: that exceeds it calls :meth:`handle_buffer_overflow`. None (the
-    #: default, as in 3.11) means unbounded. Int and None terminators are
-    #: not bounded: their length is the application's own choice.
-    ac_max_buffer_size: Optional[int] = None
-
-    # Off by default: text on a byte stream is usually an application bug.
-    use_encoding = 0
-    encoding = "latin-1"
-
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[MutableMapping[int, Any]] = None) -> None:
-        # Unconsumed input is _ac_in[_ac_pos:]; see the ac_in_buffer property.
-        self._ac_in = b""
-        self._ac_pos = 0
-        # Bytes of the current record already handed to collect_incoming_data.
-        self._ac_pending = 0
-        self.incoming: List[bytes] = []
+        self._init_framing()
         # Before dispatcher.__init__: registering the socket asks writable().
         self._fifo = self._new_fifo(())
         asyncore.dispatcher.__init__(self, sock, map)
@@ -209,21 +193,6 @@ class async_chat(asyncore.dispatcher):
         self._fifo = value
         self._report(was)
 
-    @property
-    def ac_in_buffer(self) -> bytes:
-        """Received input not yet handed to ``collect_incoming_data``."""
-        pos = self._ac_pos
-        if pos:
-            # Materialize once: legacy code may read it repeatedly.
-            self._ac_in = self._ac_in[pos:]
-            self._ac_pos = 0
-        return self._ac_in
-
-    @ac_in_buffer.setter
-    def ac_in_buffer(self, value: bytes) -> None:
-        self._ac_in = value
-        self._ac_pos = 0
-
     def _stock_writable(self) -> bool:
         return bool(self._fifo) or not self.connected
 
@@ -231,58 +200,6 @@ class async_chat(asyncore.dispatcher):
         """Tell the core if writability changed since it was ``was``."""
         if self._stock_writable() != was:
             self._sync_interest()
-
-    # -- input ----------------------------------------------------------------
-
-    def collect_incoming_data(self, data: bytes) -> None:
-        """Receive a piece of the current record; override."""
-        raise NotImplementedError("must be implemented in subclass")
-
-    def _collect_incoming_data(self, data: bytes) -> None:
-        """A ready-made collector: appends ``data`` to ``self.incoming``."""
-        self.incoming.append(data)
-
-    def _get_data(self) -> bytes:
-        """Join and empty what ``_collect_incoming_data`` gathered."""
-        data = b"".join(self.incoming)
-        del self.incoming[:]
-        return data
-
-    def found_terminator(self) -> None:
-        """The current record is complete; override."""
-        raise NotImplementedError("must be implemented in subclass")
-
-    def set_terminator(self, term: Union[Terminator, str]) -> None:
-        """Set the input framing.
-
-        ``term`` is a bytes delimiter of any length, an int (a count of bytes
-        to collect), or None (collect everything); a str only with
-        ``use_encoding`` set (encoded with ``encoding``).
-        """
-        if isinstance(term, str):
-            if not self.use_encoding:
-                raise TypeError(
-                    "terminator must be bytes, an int or None, not str "
-                    "(set use_encoding = 1 on the class to use str terminators)"
-                )
-            term = term.encode(self.encoding)
-        elif isinstance(term, int):
-            if term < 0:
-                raise ValueError("the number of received bytes must be positive")
-        elif isinstance(term, (bytearray, memoryview)):
-            term = bytes(term)
-        elif term is not None and not isinstance(term, bytes):
-            raise TypeError("terminator must be bytes, an int or None, not %s" % type(term).__name__)
-        self.terminator = term
-
-    def get_terminator(self) -> Terminator:
-        """The current terminator."""
-        try:
-            return self.terminator
-        except AttributeError:
-            raise AttributeError(
-                "%s has no terminator: call set_terminator() before data arrives" % type(self).__name__
-            ) from None
 
     def handle_read(self) -> None:
         """Read what the socket has and feed it through the framing."""
@@ -299,112 +216,6 @@ class async_chat(asyncore.dispatcher):
             else:
                 data = bytes(data)
         self._ac_feed(data)
-
-    def _ac_feed(self, data: bytes) -> None:
-        """Frame ``data`` (appended to the unconsumed input): 3.11's callbacks.
-
-        The visible ``ac_in_buffer`` is kept exact whenever user code runs,
-        and re-read after it, since callbacks may change it or the terminator.
-        """
-        buf = self._ac_in
-        pos = self._ac_pos
-        if pos < len(buf):
-            buf = (buf[pos:] if pos else buf) + data
-        else:
-            buf = data
-        pos = 0
-        self._ac_in = buf
-        self._ac_pos = 0
-        end = len(buf)
-        bound = self.ac_max_buffer_size
-        # get_terminator() is asked once per step, as in 3.11, unless it is
-        # the stock one (then the attribute is read directly: same answer).
-        stock_getter = type(self).get_terminator is _stock_get_terminator
-        while pos < end:
-            term = getattr(self, "terminator", _MISSING) if stock_getter else self.get_terminator()
-            if term is _MISSING:
-                term = self.get_terminator()  # raises the explanation
-            if not term:
-                # No framing: hand over everything.
-                self._ac_pending = 0
-                self.collect_incoming_data(buf[pos:] if pos else buf)
-                self._ac_in = b""
-                self._ac_pos = 0
-                return
-            if isinstance(term, int):
-                self._ac_pending = 0
-                size = end - pos
-                if size < term:
-                    self.collect_incoming_data(buf[pos:] if pos else buf)
-                    self._ac_in = b""
-                    self._ac_pos = 0
-                    self.terminator = self.terminator - size
-                    return
-                self.collect_incoming_data(buf[pos : pos + term])
-                if self._ac_in is buf and self._ac_pos == pos:
-                    self._ac_pos = pos + term
-                else:
-                    self._ac_consumed(term)
-                self.terminator = 0
-                self.found_terminator()
-                buf, pos = self._ac_in, self._ac_pos
-                end = len(buf)
-                continue
-            index = buf.find(term, pos)
-            if index != -1:
-                if bound is not None and self._ac_pending + index - pos > bound:
-                    self._ac_overflow()
-                    return
-                self._ac_pending = 0
-                if index > pos:
-                    # Empty pieces are not reported (as in 3.11).
-                    self.collect_incoming_data(buf[pos:index])
-                    if self._ac_in is buf and self._ac_pos == pos:
-                        self._ac_pos = index + len(term)
-                    else:
-                        self._ac_consumed(index - pos + len(term))
-                else:
-                    self._ac_pos = index + len(term)
-                self.found_terminator()
-                buf, pos = self._ac_in, self._ac_pos
-                end = len(buf)
-                continue
-            # Not found: keep back a tail that may begin the terminator.
-            held = _prefix_at_end(buf, term, pos)
-            size = end - pos - held
-            if bound is not None and self._ac_pending + size > bound:
-                self._ac_overflow()
-                return
-            if not size:
-                return  # everything left may be the start of the terminator
-            self._ac_pending += size
-            self.collect_incoming_data(buf[pos : pos + size] if held or pos else buf)
-            if held:
-                if self._ac_in is buf and self._ac_pos == pos:
-                    self._ac_pos = end - held
-                else:
-                    # The callback replaced the buffer: 3.11 keeps its tail.
-                    visible = self.ac_in_buffer
-                    self._ac_in = visible[-held:]
-                    self._ac_pos = 0
-            else:
-                self._ac_in = b""
-                self._ac_pos = 0
-            return
-
-    def _ac_consumed(self, count: int) -> None:
-        """Drop ``count`` bytes of the visible input, which a callback changed."""
-        # collect_incoming_data replaced or read ac_in_buffer: 3.11 slices
-        # whatever is visible now.
-        visible = self.ac_in_buffer
-        self._ac_in = visible[count:]
-        self._ac_pos = 0
-
-    def _ac_overflow(self) -> None:
-        self._ac_in = b""
-        self._ac_pos = 0
-        self._ac_pending = 0
-        self.handle_buffer_overflow()
 
     def handle_buffer_overflow(self) -> None:
         """A record outgrew ``ac_max_buffer_size`` before its terminator came.
@@ -622,28 +433,6 @@ class simple_producer:
         self.data = b""
         return data
 
-
-def find_prefix_at_end(haystack: Any, needle: Any) -> int:
-    """Length of the longest proper prefix of ``needle`` that ends ``haystack``.
-
-    E.g. 1 for ("qwerty\\r", "\\r\\n"), 0 for ("qwerty", "\\r\\n"). Assumes
-    ``needle`` itself does not occur at the end (that is a full match).
-    """
-    return _prefix_at_end(haystack, needle, 0)
-
-
-def _prefix_at_end(haystack: Any, needle: Any, start: int) -> int:
-    # Longest first: a self-overlapping terminator (b"\r\n\r\n") must keep
-    # back as much as can still complete it.
-    size = min(len(needle) - 1, len(haystack) - start)
-    while size > 0:
-        if haystack.endswith(needle[:size], start):
-            return size
-        size -= 1
-    return 0
-
-
-_stock_get_terminator = async_chat.get_terminator
 
 # Their repr and pickling name the module legacy code imported them from.
 async_chat.__module__ = simple_producer.__module__ = "asynchat"

@@ -1,29 +1,23 @@
 """asynchat's framing (terminators) and producers, for asyncio protocols.
 
-:class:`TerminatorProtocol` splits incoming bytes exactly as ``async_chat``
-does: the same ``collect_incoming_data`` / ``found_terminator`` calls for the
-same chunks, with bytes, int and None terminators, so a legacy channel's
-parsing code can move into an asyncio protocol unchanged.
+:class:`TerminatorProtocol` splits incoming bytes with the very framing
+code of ``async_chat`` (compat/framing.py): the same
+``collect_incoming_data`` / ``found_terminator`` calls for the same chunks,
+with bytes, int and None terminators, so a legacy channel's parsing code can
+move into an asyncio protocol unchanged.
 """
 import asyncio
 from collections import deque
-from typing import Any, Deque, List, Optional, Union
+from typing import Any, Deque, Optional, Union
+
+from compat.framing import Terminator, TerminatorFraming, find_prefix_at_end
 
 __all__ = ["TerminatorProtocol", "find_prefix_at_end"]
 
-Terminator = Union[bytes, int, None]
 _BUFFERS = (bytes, bytearray, memoryview)
 
 
-def find_prefix_at_end(haystack: bytes, needle: bytes) -> int:
-    """Length of the longest proper prefix of ``needle`` that ``haystack`` ends with."""
-    for size in range(min(len(needle) - 1, len(haystack)), 0, -1):
-        if haystack.endswith(needle[:size]):
-            return size
-    return 0
-
-
-class TerminatorProtocol(asyncio.Protocol):
+class TerminatorProtocol(TerminatorFraming, asyncio.Protocol):
     """An asyncio Protocol with ``async_chat``'s terminator framing and output API.
 
     Subclasses override :meth:`found_terminator` (and, to keep data
@@ -32,106 +26,27 @@ class TerminatorProtocol(asyncio.Protocol):
     :meth:`close_when_done`.
     """
 
-    use_encoding = False
-    encoding = "latin-1"
-
     def __init__(self) -> None:
+        self._init_framing()
         self.transport: Optional[asyncio.Transport] = None
         self.terminator: Terminator = None
-        self.ac_in_buffer = b""
-        self.incoming: List[bytes] = []
         self._producers: Deque[Any] = deque()
         self._paused = False
         self._closing = False
 
-    # -- terminators ---------------------------------------------------------
-
-    def set_terminator(self, term: Union[Terminator, str]) -> None:
-        """Set what ends a message: bytes, a byte count, or None (no framing)."""
-        if isinstance(term, str):
-            if not self.use_encoding:
-                raise TypeError("a str terminator needs use_encoding = True; pass bytes")
-            term = term.encode(self.encoding)
-        elif isinstance(term, (bytearray, memoryview)):
-            term = bytes(term)
-        elif isinstance(term, bool) or not isinstance(term, (bytes, int, type(None))):
-            raise TypeError(f"terminator must be bytes, int or None, not {type(term).__name__}")
-        elif isinstance(term, int) and term < 0:
-            raise ValueError("the number of received bytes must be positive")
-        self.terminator = term
-
-    def get_terminator(self) -> Terminator:
-        """The current terminator."""
-        return self.terminator
-
-    def collect_incoming_data(self, data: bytes) -> None:
-        """Keep a piece of the message being received (default: in a list)."""
-        self.incoming.append(data)
-
-    def _get_data(self) -> bytes:
-        """The message collected so far, emptying the collection."""
-        data = b"".join(self.incoming)
-        self.incoming = []
-        return data
-
-    def found_terminator(self) -> None:
-        """A message is complete; override."""
-        raise NotImplementedError("TerminatorProtocol subclasses must define found_terminator()")
-
-    # -- input ---------------------------------------------------------------
+    #: By default the pieces of a message are kept for :meth:`_get_data`.
+    collect_incoming_data = TerminatorFraming._collect_incoming_data
 
     def data_received(self, data: bytes) -> None:
         """Frame ``data``: collect pieces and call found_terminator per message."""
-        # ac_in_buffer is the state between calls and also the cursor here:
-        # found_terminator() may read or replace it, as with async_chat.
-        self.ac_in_buffer += data
-        while self.ac_in_buffer:
-            term = self.get_terminator()
-            if not term:
-                self._take_all()
-            elif isinstance(term, int):
-                if not self._take_count(term):
-                    return
-            elif not self._take_until(term):
-                return
+        self._ac_feed(data)
 
-    def _take_all(self) -> None:
-        self.collect_incoming_data(self.ac_in_buffer)
-        self.ac_in_buffer = b""
-
-    def _take_count(self, count: int) -> bool:
-        """Consume up to ``count`` bytes; False when the buffer ran out first."""
-        have = len(self.ac_in_buffer)
-        if have < count:
-            self._take_all()
-            # The rest of the message is still to come: it counts down.
-            self.terminator = self.terminator - have  # type: ignore[operator]
-            return False
-        self.collect_incoming_data(self.ac_in_buffer[:count])
-        self.ac_in_buffer = self.ac_in_buffer[count:]
-        self.terminator = 0
-        self.found_terminator()
-        return True
-
-    def _take_until(self, term: bytes) -> bool:
-        """Consume through ``term``; False when no whole terminator is buffered."""
-        buf = self.ac_in_buffer
-        at = buf.find(term)
-        if at >= 0:
-            if at:
-                self.collect_incoming_data(buf[:at])
-            self.ac_in_buffer = buf[at + len(term):]
-            self.found_terminator()
-            return True
-        # A terminator may be split across reads: hold back a matching tail.
-        tail = find_prefix_at_end(buf, term)
-        if tail:
-            if tail != len(buf):
-                self.collect_incoming_data(buf[:-tail])
-                self.ac_in_buffer = buf[-tail:]
-            return False
-        self._take_all()
-        return False
+    def handle_buffer_overflow(self) -> None:
+        """A message outgrew ``ac_max_buffer_size``: drop the input and close."""
+        del self.incoming[:]
+        self._producers.clear()
+        if self.transport is not None:
+            self.transport.close()
 
     # -- output --------------------------------------------------------------
 
