@@ -256,11 +256,7 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
                 "push() takes a bytes-like object (bytes, bytearray, memoryview), not %s"
                 % type(data).__name__
             )
-        loop = core.in_other_thread(self._map)
-        if loop is not None:
-            # The serving thread owns the queue: hand the data over in order
-            # (this also wakes its loop at once).
-            loop.call_soon_threadsafe(self.push, data)
+        if core.handed_to_serving_thread(self._map, self.push, data):
             return
         fifo = self._fifo
         was = bool(fifo) or not self.connected
@@ -277,9 +273,7 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
 
     def push_with_producer(self, producer: Union[Producer, BytesLike]) -> None:
         """Queue a producer (its ``more()`` gives data until b'') and start sending."""
-        loop = core.in_other_thread(self._map)
-        if loop is not None:
-            loop.call_soon_threadsafe(self.push_with_producer, producer)
+        if core.handed_to_serving_thread(self._map, self.push_with_producer, producer):
             return
         fifo = self._fifo
         was = bool(fifo) or not self.connected
@@ -299,9 +293,7 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
 
     def close_when_done(self) -> None:
         """Close the channel once everything queued before now is sent."""
-        loop = core.in_other_thread(self._map)
-        if loop is not None:
-            loop.call_soon_threadsafe(self.close_when_done)
+        if core.handed_to_serving_thread(self._map, self.close_when_done):
             return
         was = self._stock_writable()
         fifo = self._fifo
@@ -313,9 +305,7 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
 
     def initiate_send(self) -> None:
         """Send from the head of the queue once, as much as the socket takes."""
-        loop = core.in_other_thread(self._map)
-        if loop is not None:
-            loop.call_soon_threadsafe(self.initiate_send)
+        if core.handed_to_serving_thread(self._map, self.initiate_send):
             return
         was = self._stock_writable()
         self._send_and_report(was)
@@ -398,9 +388,7 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
 
     def discard_buffers(self) -> None:
         """Drop all buffered input and queued output (emergencies only)."""
-        loop = core.in_other_thread(self._map)
-        if loop is not None:
-            loop.call_soon_threadsafe(self.discard_buffers)
+        if core.handed_to_serving_thread(self._map, self.discard_buffers):
             return
         was = self._stock_writable()
         self._ac_in = b""

@@ -364,11 +364,7 @@ class dispatcher:
 
     def close(self) -> None:
         """Leave the map (unregistering the fd first), then close the socket."""
-        loop = core.in_other_thread(self._map)
-        if loop is not None:
-            # The serving thread may be polling this fd right now: let it
-            # unregister and close, so the fd number cannot be reused between.
-            loop.call_soon_threadsafe(self.close)
+        if core.handed_to_serving_thread(self._map, self.close):
             return
         self.connected = False
         self.accepting = False
@@ -540,10 +536,7 @@ class dispatcher_with_send(dispatcher):
         """Queue ``data`` and send what the socket takes now (any thread)."""
         in_handler = _in_own_handler(self)
         if not in_handler:
-            loop = core.in_other_thread(self._map)
-            if loop is not None:
-                # The serving thread owns the buffer; hand the data over in order.
-                loop.call_soon_threadsafe(self.send, data)
+            if core.handed_to_serving_thread(self._map, self.send, data):
                 return
         if self.debug:
             self.log_info("sending %s" % repr(data))

@@ -38,6 +38,7 @@ __all__ = [
     "serve",
     "server_of",
     "sync_channel",
+    "handed_to_serving_thread",
     "thread_loop",
     "register_stock_predicates",
 ]
@@ -201,14 +202,22 @@ def sync_channel(obj: Any) -> None:
             server.sync_fd(fd, obj)
 
 
-def in_other_thread(map: MutableMapping[int, Any], obj: Any = None) -> Optional[asyncio.AbstractEventLoop]:
-    """The loop serving ``map`` if it is running in another thread, else None."""
+def handed_to_serving_thread(map: MutableMapping[int, Any], call: Callable[..., Any], *args: Any) -> bool:
+    """Schedule ``call(*args)`` on the loop serving ``map`` if that loop runs in
+    another thread (it wakes at once); False when the caller may go on itself.
+
+    The serving thread owns the channels' buffers and fds: calls handed over
+    run there in order, so data keeps its order and no fd is closed (and
+    reused) while that thread polls it.
+    """
     server = map.server if type(map) is ChannelMap else server_of(map)  # type: ignore[attr-defined]
-    if server is None or server.loop is None or (obj is not None and server.current is obj):
-        return None
-    if server.thread == threading.get_ident() or not server.loop.is_running():
-        return None
-    return server.loop
+    if server is None or server.loop is None:
+        return False
+    loop = server.loop
+    if server.thread == threading.get_ident() or not loop.is_running():
+        return False
+    loop.call_soon_threadsafe(call, *args)
+    return True
 
 
 # ---------------------------------------------------------------------------
