@@ -211,10 +211,8 @@ def handed_to_serving_thread(map: MutableMapping[int, Any], call: Callable[..., 
     reused) while that thread polls it.
     """
     server = map.server if type(map) is ChannelMap else server_of(map)  # type: ignore[attr-defined]
-    if server is None or server.loop is None:
-        return False
-    loop = server.loop
-    if server.thread == threading.get_ident() or not loop.is_running():
+    loop = server.other_thread_loop() if server is not None else None
+    if loop is None:
         return False
     loop.call_soon_threadsafe(call, *args)
     return True
@@ -394,10 +392,10 @@ class Server:
 
     def added(self, fd: int, obj: Any) -> None:
         """``obj`` was put in the map at ``fd``."""
-        loop = self._usable_loop()
-        if loop is None:
+        if self._usable_loop() is None:
             return
-        if self.thread != threading.get_ident() and loop.is_running():
+        loop = self.other_thread_loop()
+        if loop is not None:
             loop.call_soon_threadsafe(self._added_later, fd, obj)
             return
         self._register(fd, obj)
@@ -409,17 +407,27 @@ class Server:
     def removed(self, fd: int, obj: Any) -> None:
         """``obj`` left the map: unregister before its socket closes."""
         entry = self.entries.get(fd)
-        if entry is None or entry.obj is not obj:
-            return
+        if entry is not None and entry.obj is obj:
+            self._in_serving_thread(self._unregister, entry)
+
+    def other_thread_loop(self) -> Optional[asyncio.AbstractEventLoop]:
+        """The loop serving this map, if it is running in another thread."""
         loop = self.loop
         if loop is not None and self.thread != threading.get_ident() and loop.is_running():
-            loop.call_soon_threadsafe(self._removed_later, entry)
-            return
-        self._unregister(entry)
+            return loop
+        return None
 
-    def _removed_later(self, entry: _Entry) -> None:
+    def _in_serving_thread(self, action: Callable[[_Entry], None], entry: _Entry) -> None:
+        """``action(entry)`` now, or in the serving thread if it is another one."""
+        loop = self.other_thread_loop()
+        if loop is None:
+            action(entry)
+        else:
+            loop.call_soon_threadsafe(self._if_still_there, action, entry)
+
+    def _if_still_there(self, action: Callable[[_Entry], None], entry: _Entry) -> None:
         if self.entries.get(entry.fd) is entry:
-            self._unregister(entry)
+            action(entry)
 
     def _register(self, fd: int, obj: Any) -> None:
         if type(fd) is not int:
@@ -462,17 +470,8 @@ class Server:
     def sync_fd(self, fd: int, obj: Any) -> None:
         """Re-read the predicates of the channel at ``fd`` (any thread)."""
         entry = self.entries.get(fd)
-        if entry is None or entry.obj is not obj:
-            return
-        loop = self.loop
-        if loop is not None and self.thread != threading.get_ident() and loop.is_running():
-            loop.call_soon_threadsafe(self._mark_later, entry)
-            return
-        self._mark(entry)
-
-    def _mark_later(self, entry: _Entry) -> None:
-        if self.entries.get(entry.fd) is entry:
-            self._mark(entry)
+        if entry is not None and entry.obj is obj:
+            self._in_serving_thread(self._mark, entry)
 
     def _mark(self, entry: _Entry) -> None:
         """Queue ``entry`` to have its predicates asked before the next poll."""
