@@ -186,6 +186,12 @@ class dispatcher:
     tcp_nodelay = True
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[_Map] = None) -> None:
+        # Instance copies of the class defaults that every event reads:
+        # CPython reads an instance attribute much faster than a class one.
+        self.connected = self.connected
+        self.accepting = self.accepting
+        self.connecting = self.connecting
+        self.eof_received = self.eof_received
         self._map = socket_map if map is None else map
         self._fileno: Optional[int] = None
         if sock:
@@ -409,6 +415,7 @@ class dispatcher:
         self.handle_connect()
         self.connected = True
         self.connecting = False
+        self._sync_interest()  # writable() of the stock channels reads `connected`
 
     def handle_write_event(self) -> None:
         """The socket is writable: finish a connect, then write."""
@@ -483,10 +490,7 @@ def _set_nodelay(sock: Any) -> None:
             pass  # not connected yet on some platforms; harmless
 
 
-def _in_own_handler(obj: Any) -> bool:
-    """Whether ``obj``'s own handler is running (its re-sync follows anyway)."""
-    map = obj._map
-    return type(map) is core.ChannelMap and map.server.current is obj
+_ChannelMap = core.ChannelMap
 
 
 class dispatcher_with_send(dispatcher):
@@ -494,6 +498,9 @@ class dispatcher_with_send(dispatcher):
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[_Map] = None) -> None:
         self._out = b""
+        # Whether the core was last told the buffer holds data: reports go
+        # out only when that changes, not on every send().
+        self._queued = False
         dispatcher.__init__(self, sock, map)
 
     # Writer interest follows the buffer: assigning it (as subclasses do)
@@ -504,9 +511,15 @@ class dispatcher_with_send(dispatcher):
 
     @out_buffer.setter
     def out_buffer(self, value: bytes) -> None:
-        was = bool(self.__dict__.get("_out"))
         self._out = value
-        if was != bool(value) and "_map" in self.__dict__:
+        if getattr(self, "_map", None) is not None:
+            self._report_output()
+
+    def _report_output(self) -> None:
+        """Tell the core when the buffer went empty <-> non-empty."""
+        queued = not not self._out
+        if queued is not self._queued:
+            self._queued = queued
             self._sync_interest()
 
     def initiate_send(self) -> None:
@@ -516,7 +529,8 @@ class dispatcher_with_send(dispatcher):
         if num_sent:
             out = self._out = out[num_sent:]
             if not out:
-                if not _in_own_handler(self):
+                if self._queued:
+                    self._queued = False
                     self._sync_interest()
                 if self.eof_received:
                     self._flushed_after_eof()
@@ -534,16 +548,17 @@ class dispatcher_with_send(dispatcher):
 
     def send(self, data: Any) -> None:  # type: ignore[override]
         """Queue ``data`` and send what the socket takes now (any thread)."""
-        in_handler = _in_own_handler(self)
+        m = self._map
+        in_handler = m.__class__ is _ChannelMap and m.server.current is self
         if not in_handler:
-            if core.handed_to_serving_thread(self._map, self.send, data):
+            if core.handed_to_serving_thread(m, self.send, data):
                 return
         if self.debug:
             self.log_info("sending %s" % repr(data))
-        was_empty = not self._out
         self._out = self._out + data
         self.initiate_send()
-        if was_empty and self._out and not in_handler:
+        if self._out and not self._queued:
+            self._queued = True
             self._sync_interest()
 
 

@@ -22,7 +22,6 @@ core's loops, or after every dispatch (and every ``timeout``) on others.
 import asyncio
 import atexit
 import math
-import operator
 import selectors
 import select
 import socket
@@ -72,9 +71,13 @@ def _is_polled(obj: Any) -> bool:
         )
         _polled_by_class[cls] = polled
     if not polled:
-        own = getattr(obj, "__dict__", None)
-        if own and ("readable" in own or "writable" in own):
-            return True
+        # Predicates set on the instance itself. Looked up as attributes, not
+        # through obj.__dict__: touching __dict__ turns off CPython's inline
+        # attribute values for the object, slowing every later attribute access.
+        for name in ("readable", "writable"):
+            func = getattr(getattr(obj, name, None), "__func__", None)
+            if func not in _stock_predicates:
+                return True
     return polled
 
 
@@ -85,6 +88,8 @@ def _is_polled(obj: Any) -> bool:
 
 class ChannelMap(dict):
     """A ``{fd: channel}`` dict that tells its server when channels come and go."""
+
+    __slots__ = ("server",)  # read on every send(): a slot is the fastest attribute
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -192,14 +197,22 @@ def notify_removed(map: MutableMapping[int, Any], fd: int, obj: Any) -> None:
 
 
 def sync_channel(obj: Any) -> None:
-    """Re-read a dispatcher's predicates (its ``_map`` and ``_fileno``)."""
+    """A dispatcher's interest may have changed: its predicates are asked
+    again before the next poll (any thread; its ``_map`` and ``_fileno``)."""
     map = obj._map
     server = map.server if type(map) is ChannelMap else server_of(map)
-    # Inside obj's own handler the re-read follows the handler anyway.
-    if server is not None and server.current is not obj:
-        fd = obj._fileno
-        if fd is not None:
-            server.sync_fd(fd, obj)
+    if server is None:
+        return
+    fd = obj._fileno
+    if fd is None:
+        return
+    if server.current is obj:
+        # Inside its own handler, so in the serving thread: just queue it.
+        entry = server.entries.get(fd)
+        if entry is not None and entry.obj is obj:
+            server._mark(entry)
+    else:
+        server.sync_fd(fd, obj)
 
 
 def handed_to_serving_thread(map: MutableMapping[int, Any], call: Callable[..., Any], *args: Any) -> bool:
@@ -226,7 +239,7 @@ def handed_to_serving_thread(map: MutableMapping[int, Any], call: Callable[..., 
 class _Entry:
     """What the server registered for one fd."""
 
-    __slots__ = ("fd", "obj", "server", "r", "w", "file", "ticking", "dirty")
+    __slots__ = ("fd", "obj", "server", "r", "w", "file", "ticking", "dirty", "live", "plain")
 
     def __init__(self, fd: int, obj: Any, server: "Server") -> None:
         self.fd = fd
@@ -237,6 +250,9 @@ class _Entry:
         self.file = False  # a regular file: always ready, never registered
         self.ticking = False
         self.dirty = False  # queued for a predicate check before the next poll
+        self.live = True  # still the server's entry for fd (False once unregistered)
+        # A dispatcher-like channel: the hot path may read its flags directly.
+        self.plain = hasattr(obj, "eof_received") and hasattr(obj, "accepting") and hasattr(obj, "socket")
 
 
 class _Run:
@@ -255,11 +271,6 @@ _IN = getattr(select, "EPOLLIN", 1)
 _OUT = getattr(select, "EPOLLOUT", 4)
 _NOT_IN = ~_IN
 _NOT_OUT = ~_OUT
-# Handler calls as C-level callers: cheaper than getattr(obj, name)().
-_READ_EVENT = operator.methodcaller("handle_read_event")
-_WRITE_EVENT = operator.methodcaller("handle_write_event")
-_EXPT_EVENT = operator.methodcaller("handle_expt_event")
-_CLOSE = operator.methodcaller("handle_close")
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 _EPOLL = getattr(select, "epoll", None)
@@ -338,6 +349,8 @@ class Server:
         if self._pri is not None:
             self._pri.close()
             self._pri = None
+        for entry in self.entries.values():
+            entry.live = False
         self.entries.clear()
         self.polled.clear()
         self.dirty = []
@@ -453,6 +466,7 @@ class Server:
     def _unregister(self, entry: _Entry) -> None:
         fd = entry.fd
         del self.entries[fd]
+        entry.live = False
         self.polled.pop(fd, None)
         loop = self.loop
         self._drop_interest(entry)
@@ -524,10 +538,13 @@ class Server:
             mask = (_READ if r else 0) | (_WRITE if w else 0)
             if not (entry.r or entry.w):
                 selector.register(fd, mask, entry)
+                selector.channels[fd] = entry
             elif mask:
                 selector.modify(fd, mask, entry)
+                selector.channels[fd] = entry
             else:
                 selector.unregister(fd)
+                selector.channels.pop(fd, None)
             entry.r, entry.w = r, w
             return
         loop = self.loop
@@ -554,6 +571,7 @@ class Server:
             selector = self._selector
             try:
                 if selector is not None:
+                    selector.channels.pop(entry.fd, None)
                     selector.unregister(entry.fd)
                 else:
                     if entry.r:
@@ -569,9 +587,9 @@ class Server:
         if self.entries.get(entry.fd) is not entry or self.muted:
             return
         if entry.r:
-            self._dispatch(entry, _READ_EVENT)
-        if entry.w and self.entries.get(entry.fd) is entry:
-            self._dispatch(entry, _WRITE_EVENT)
+            self._dispatch(entry, True)
+        if entry.w and entry.live:
+            self._dispatch(entry, False)
         if (entry.r or entry.w) and not entry.ticking and self.loop is not None:
             entry.ticking = True
             self.loop.call_soon(self._file_tick, entry)
@@ -579,7 +597,7 @@ class Server:
     def _invalid_fd(self, entry: _Entry) -> None:
         if self.entries.get(entry.fd) is entry:
             self._unregister(entry)
-            self._dispatch(entry, _CLOSE)
+            self._call(entry, "handle_close")
 
     def prepare(self) -> None:
         """Ask changed and overriding channels their predicates (before each poll)."""
@@ -606,45 +624,95 @@ class Server:
     # -- dispatch ------------------------------------------------------------
 
     def _on_read(self, entry: _Entry) -> None:
-        self._dispatch(entry, _READ_EVENT)
+        self._dispatch(entry, True)
 
     def _on_write(self, entry: _Entry) -> None:
-        self._dispatch(entry, _WRITE_EVENT)
+        self._dispatch(entry, False)
 
-    def _dispatch(self, entry: _Entry, method: Callable[[Any], Any]) -> None:
+    def _dispatch(self, entry: _Entry, read: bool) -> None:
+        """One read or write event, delivered through the loop's callbacks
+        (loops compat does not own; HookedSelector.select inlines this)."""
         run = self.run
         if run is not None and run.exc is not None:
             return  # loop() is leaving; level-triggered events come back
         obj = entry.obj
         self.current = obj
         try:
-            method(obj)
-        except REraised as exc:
+            if read:
+                obj.handle_read_event()
+            else:
+                obj.handle_write_event()
+        except BaseException as exc:
             self.current = None
-            self._leave(exc)
-            return
-        except BaseException:
-            try:
-                obj.handle_error()
-            except BaseException as exc:
-                self.current = None
-                self._leave(exc)
+            if self.failed(obj, exc):
                 return
         self.current = None
-        if self.entries.get(entry.fd) is entry:
-            self.sync_entry(entry)
-            if method is _READ_EVENT:
-                try:
-                    plain = type(obj.socket) is _PlainSocket
-                except AttributeError:
-                    plain = True
-                if not plain:
-                    self._read_pending(entry)
+        if read and entry.live:
+            self.after_handler(entry, read)
         if run is not None and run.pass_mode:
             self.loop.stop()  # type: ignore[union-attr]
         if self.polled and not self.hooked and not self._resync_pending:
             self._resync_pending = True
             self.loop.call_soon(self._resync)  # type: ignore[union-attr]
+
+    def _call(self, entry: _Entry, name: str) -> None:
+        """A rare event (OOB data, hang-up, a regular file's tick) for ``entry``."""
+        run = self.run
+        if run is not None and run.exc is not None:
+            return
+        obj = entry.obj
+        self.current = obj
+        try:
+            getattr(obj, name)()
+        except BaseException as exc:
+            self.current = None
+            if self.failed(obj, exc):
+                return
+        self.current = None
+        if entry.live:
+            self.after_handler(entry, name == "handle_read_event")
+        if run is not None and run.pass_mode:
+            self.loop.stop()  # type: ignore[union-attr]
+
+    def readwrite(self, entry: _Entry, event: int) -> bool:
+        """Deliver an epoll event mask as poll2's readwrite() did: read, then
+        write; a channel closed by its read handler gets no write event.
+        True when loop() is leaving."""
+        if event & _NOT_OUT and entry.r:
+            self._dispatch(entry, True)
+        if event & _NOT_IN and entry.w and entry.live:
+            self._dispatch(entry, False)
+        run = self.run
+        return run is not None and run.exc is not None
+
+    def failed(self, obj: Any, exc: BaseException) -> bool:
+        """A handler of ``obj`` raised ``exc`` (called inside the except
+        block, so handle_error sees it): True when loop() is leaving."""
+        if isinstance(exc, REraised):
+            self._leave(exc)
+            return True
+        try:
+            obj.handle_error()
+        except BaseException as exc2:
+            self.current = None
+            self._leave(exc2)
+            return True
+        self.current = None
+        return False
+
+    def after_handler(self, entry: _Entry, read: bool) -> None:
+        """After a read handler, re-deliver TLS bytes already decrypted.
+
+        Interest is not re-read here: stock channels report their changes
+        (sync_channel) and overriding ones are asked before every poll.
+        """
+        if read:
+            try:
+                plain = type(entry.obj.socket) is _PlainSocket
+            except AttributeError:
+                plain = True
+            if not plain:
+                self._read_pending(entry)
 
     def _read_pending(self, entry: _Entry) -> None:
         # TLS keeps decrypted bytes in user space: the fd will not poll
@@ -684,11 +752,11 @@ class Server:
             if entry is None or self.muted:
                 continue
             if events & _PRI:
-                self._dispatch(entry, _EXPT_EVENT)
+                self._call(entry, "handle_expt_event")
             elif events & _HUP and not (entry.r or entry.w):
                 # Nobody polls this fd for read or write, so only here can
                 # the hang-up be seen; poll() semantics: handle_close.
-                self._dispatch(entry, _CLOSE)
+                self._call(entry, "handle_close")
 
 
 # ---------------------------------------------------------------------------
@@ -702,6 +770,8 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
     def __init__(self) -> None:
         super().__init__()
         self.servers: list = []
+        # fd -> _Entry of the channels registered here (the rest are asyncio's).
+        self.channels: Dict[int, _Entry] = {}
 
     def select(self, timeout: Optional[float] = None) -> Any:
         """Run every server's prepare hook, poll, dispatch channel events.
@@ -715,24 +785,51 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
         if not self.servers:
             return super().select(timeout)
         others = []
+        dispatched = False
+        channels = self.channels
         fd_to_key = self._fd_to_key  # type: ignore[attr-defined]
         for fd, event in self._poll(timeout):
-            key = fd_to_key.get(fd)
-            if key is None:
-                continue  # unregistered by a handler earlier in this pass
-            # Errors and hang-ups wake both directions, as selectors does.
-            entry = key.data
-            if type(entry) is not _Entry:
-                events = (event & _NOT_IN and _WRITE) | (event & _NOT_OUT and _READ)
-                others.append((key, events & key.events))
+            entry = channels.get(fd)
+            if entry is None:
+                key = fd_to_key.get(fd)
+                if key is not None:  # else: unregistered earlier in this pass
+                    # Errors and hang-ups wake both directions, as selectors does.
+                    events = (event & _NOT_IN and _WRITE) | (event & _NOT_OUT and _READ)
+                    others.append((key, events & key.events))
                 continue
-            # As poll2's readwrite(): read, then write, for each ready fd;
-            # a channel closed (or its fd reused) by an earlier handler is skipped.
+            dispatched = True
+            if event != _IN:
+                # Writable, both, or an error/hang-up (which wakes both).
+                if entry.server.readwrite(entry, event):
+                    break  # loop() leaves; level-triggered events come back
+                continue
+            # Readable only: the common case, Server._dispatch and
+            # after_handler inlined (this is the per-event hot path).
+            if not entry.r:
+                continue
             server = entry.server
-            if event & _NOT_OUT and entry.r and server.entries.get(fd) is entry:
-                server._dispatch(entry, _READ_EVENT)
-            if event & _NOT_IN and entry.w and server.entries.get(fd) is entry:
-                server._dispatch(entry, _WRITE_EVENT)
+            obj = entry.obj
+            server.current = obj
+            try:
+                obj.handle_read_event()
+            except BaseException as exc:
+                server.current = None
+                if server.failed(obj, exc):
+                    break
+            server.current = None
+            # No predicate re-read (see after_handler); TLS may hold
+            # decrypted bytes the fd will not poll readable for.
+            if entry.live:
+                if entry.plain:
+                    if type(obj.socket) is not _PlainSocket:
+                        server._read_pending(entry)
+                else:
+                    server.after_handler(entry, True)
+        if dispatched:
+            for server in self.servers:
+                run = server.run
+                if run is not None and run.pass_mode:
+                    server.loop.stop()
         return others
 
     def _poll(self, timeout: Optional[float]) -> Any:
