@@ -22,7 +22,7 @@ from _bench_env import die_with_parent, raise_nofile
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--impl", choices=("stdlib", "compat"), required=True)
+    ap.add_argument("--impl", choices=("stdlib", "compat", "raw"), required=True)
     ap.add_argument("--poll", action="store_true", help="asyncore.loop(use_poll=True)")
     ap.add_argument("--uvloop", action="store_true", help="uvloop.install() first")
     ap.add_argument("--cpu", type=int, default=None)
@@ -36,6 +36,10 @@ def main() -> None:
         os.sched_setaffinity(0, {args.cpu})
     if args.nofile:
         raise_nofile(args.nofile)
+
+    if args.impl == "raw":
+        raw_epoll_echo(args.recv_size)
+        return
 
     # 3.11's asyncore warns on import; the benchmark knows.
     with warnings.catch_warnings():
@@ -94,6 +98,48 @@ def main() -> None:
     sys.stdout.write("listening %d\n" % port)
     sys.stdout.flush()
     asyncore.loop(timeout=30.0, use_poll=args.poll)
+
+
+def raw_epoll_echo(recv_size: int) -> None:
+    """The floor: a hand-written epoll echo loop, no framework at all.
+
+    No server with asyncore's interface (a Python call per event, recv and
+    send as Python methods) can cost less per message than this.
+    """
+    import select
+
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1024)
+    lsock.setblocking(False)
+    ep = select.epoll()
+    ep.register(lsock.fileno(), select.EPOLLIN)
+    socks = {}
+    lfd = lsock.fileno()
+    sys.stderr.write("server: raw epoll echo, Python %s\n" % sys.version.split()[0])
+    sys.stderr.flush()
+    sys.stdout.write("listening %d\n" % lsock.getsockname()[1])
+    sys.stdout.flush()
+    while True:
+        for fd, ev in ep.poll(30.0):
+            if fd == lfd:
+                try:
+                    conn, _ = lsock.accept()
+                except BlockingIOError:
+                    continue
+                conn.setblocking(False)
+                socks[conn.fileno()] = conn
+                ep.register(conn.fileno(), select.EPOLLIN)
+                continue
+            s = socks[fd]
+            data = s.recv(recv_size)
+            if data:
+                s.send(data)  # 64 B to 16 KiB into an empty buffer: taken whole
+            else:
+                ep.unregister(fd)
+                del socks[fd]
+                s.close()
 
 
 if __name__ == "__main__":

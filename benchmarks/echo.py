@@ -68,9 +68,9 @@ class Spec:
         self.uvloop = "uvloop" in parts[1:]
         self.nodelay = "nodelay" in parts[1:]
         self.version = version or "3.11"
-        if self.impl not in ("stdlib", "compat") or set(parts[1:]) - {"poll", "uvloop", "nodelay"}:
+        if self.impl not in ("stdlib", "compat", "raw") or set(parts[1:]) - {"poll", "uvloop", "nodelay"}:
             raise ValueError("bad server spec %r" % text)
-        if self.impl == "stdlib" and self.uvloop:
+        if self.impl != "compat" and self.uvloop:
             raise ValueError("%r: uvloop only applies to compat" % text)
         self.exe: Optional[str] = None
         self.note = ""
@@ -83,7 +83,9 @@ class Spec:
     @property
     def label(self) -> str:
         extra = ""
-        if self.impl == "stdlib":
+        if self.impl == "raw":
+            extra = " epoll (floor)"
+        elif self.impl == "stdlib":
             extra = " poll" if self.poll else " select"
         elif self.poll:
             extra = " use_poll"
@@ -112,7 +114,9 @@ def probe(spec: Spec) -> None:
         spec.note = "no python%s on PATH (try PYENV_VERSION)" % spec.version
         return
     want = ["import sys", "print(sys.executable)"]
-    if spec.impl == "stdlib":
+    if spec.impl == "raw":
+        want.append("import select; select.epoll")
+    elif spec.impl == "stdlib":
         want.append("import warnings; warnings.simplefilter('ignore')")
         want.append("import asyncore")
     else:

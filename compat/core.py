@@ -14,10 +14,13 @@ loop (uvloop, an application's) the core uses ``add_reader``/``add_writer``.
 
 Interest is cached per fd and changed only when it changes. Channels whose
 predicates are the stock ones (registered by the facades through
-:func:`register_stock_predicates`) are re-asked only after their own events
-and on state changes the facades report (:func:`sync_channel`); channels that
-override ``readable()``/``writable()`` are asked before every poll on the
-core's loops, or after every dispatch (and every ``timeout``) on others.
+:func:`register_stock_predicates`) are asked only when the facades report a
+state change that can alter the answer (:func:`sync_channel`: an output
+buffer going empty <-> non-empty, a connect completing, ``listen()``, EOF),
+also from inside the channel's own handler; an event that changes nothing
+costs no predicate call. Channels that override ``readable()``/``writable()``
+are asked before every poll on the core's loops, or after every dispatch (and
+every ``timeout``) on others.
 """
 import asyncio
 import atexit

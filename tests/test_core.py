@@ -644,3 +644,135 @@ def test_channel_with_a_fake_socket_can_join_and_leave_a_served_map(clean_map):
     assert fake._fileno in asyncore.socket_map
     fake.del_channel()
     assert len(asyncore.socket_map) == 0
+
+
+# -- interest is event-driven for stock channels: no re-read after handlers --
+
+
+def test_active_stock_channel_is_not_asked_its_predicates_per_message(clean_map, monkeypatch):
+    calls = {"readable": 0, "writable": 0}
+    stock_readable = asyncore.dispatcher.readable
+    stock_writable = asyncore.dispatcher_with_send.writable
+
+    def counting_readable(self):
+        calls["readable"] += 1
+        return stock_readable(self)
+
+    def counting_writable(self):
+        calls["writable"] += 1
+        return stock_writable(self)
+
+    monkeypatch.setattr(asyncore.dispatcher, "readable", counting_readable)
+    monkeypatch.setattr(asyncore.dispatcher_with_send, "writable", counting_writable)
+    core.register_stock_predicates(counting_readable, counting_writable)
+    a, b = socket.socketpair()
+    chan = Echo(a)
+    try:
+        assert echo_roundtrip_stepping(b, b"warm-up") == b"warm-up"
+        calls["readable"] = calls["writable"] = 0
+        for i in range(100):
+            msg = b"message %d" % i
+            assert echo_roundtrip_stepping(b, msg) == msg
+        # Echoing into an empty buffer changes no interest: nothing to ask.
+        assert calls == {"readable": 0, "writable": 0}
+    finally:
+        b.close()
+        chan.close()
+
+
+def echo_roundtrip_stepping(sock, payload):
+    sock.sendall(payload)
+    sock.setblocking(False)
+    got = []
+
+    def done():
+        try:
+            got.append(sock.recv(65536))
+        except BlockingIOError:
+            pass
+        return len(b"".join(got)) >= len(payload)
+
+    run_until(done)
+    sock.setblocking(True)
+    return b"".join(got)
+
+
+def test_partial_send_inside_a_handler_registers_the_writer(clean_map):
+    # The reply is far larger than the socket buffer: send() inside
+    # handle_read queues the rest, which must be reported from inside the
+    # handler (no re-read follows it any more) so that it gets flushed.
+    big = os.urandom(4 * 1024 * 1024)
+
+    class Bulk(asyncore.dispatcher_with_send):
+        def handle_read(self):
+            if self.recv(100) == b"go":
+                self.send(big)
+
+    a, b = socket.socketpair()
+    chan = Bulk(a)
+    try:
+        b.sendall(b"go")
+        b.setblocking(False)
+        got = bytearray()
+
+        def drained():
+            try:
+                while True:
+                    chunk = b.recv(1 << 20)
+                    if not chunk:
+                        break
+                    got.extend(chunk)
+            except BlockingIOError:
+                pass
+            return len(got) >= len(big)
+
+        run_until(drained, timeout=20)
+        assert bytes(got) == big
+        server = core.server_of(asyncore.socket_map)
+        asyncore.loop(timeout=0, count=1)
+        assert server.entries[chan._fileno].w is False  # flushed: writer gone again
+    finally:
+        b.close()
+        chan.close()
+
+
+def test_connect_completion_reported_for_a_stock_client(clean_map):
+    # dispatcher_with_send is writable while connecting; once connected with
+    # an empty buffer it must stop polling for write (handle_connect_event
+    # reports the flip, since no predicate re-read follows the handler).
+    listener = Listener()
+    client = asyncore.dispatcher_with_send()
+    client.create_socket()
+    client.handle_connect = lambda: None
+    client.handle_read = lambda: None
+    client.connect((HOST, listener.port))
+    try:
+        run_until(lambda: client.connected and listener.accepted)
+        asyncore.loop(timeout=0, count=1)
+        server = core.server_of(asyncore.socket_map)
+        entry = server.entries[client._fileno]
+        assert (entry.r, entry.w) == (True, False)
+        client.send(b"ping")
+        peer = listener.accepted[0]
+        got = []
+        peer.handle_read = lambda: got.append(peer.recv(100))
+        run_until(lambda: b"".join(got) == b"ping")
+    finally:
+        asyncore.close_all(ignore_all=True)
+
+
+def test_predicate_set_on_the_instance_makes_the_channel_polled(clean_map):
+    a, b = socket.socketpair()
+    chan = asyncore.dispatcher_with_send()
+    chan.writable = lambda: False
+    chan.readable = lambda: False
+    chan.set_socket(a)  # registered now, with its own predicates
+    try:
+        asyncore.loop(timeout=0, count=1)
+        server = core.server_of(asyncore.socket_map)
+        assert chan._fileno in server.polled
+        entry = server.entries[chan._fileno]
+        assert (entry.r, entry.w) == (False, False)
+    finally:
+        b.close()
+        chan.close()
