@@ -528,10 +528,11 @@ class dispatcher_with_send(dispatcher):
         num_sent = dispatcher.send(self, out[:65536])
         if num_sent:
             out = self._out = out[num_sent:]
-            if not out:
-                if self._queued:
-                    self._queued = False
-                    self._sync_interest()
+            if not out and self._queued:
+                # Emptied after the core was told it held data (an EOF with
+                # output pending always left it reported as holding data).
+                self._queued = False
+                self._sync_interest()
                 if self.eof_received:
                     self._flushed_after_eof()
 
