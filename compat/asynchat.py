@@ -38,6 +38,7 @@ __all__ = ["async_chat", "simple_producer", "find_prefix_at_end"]
 BytesLike = Union[bytes, bytearray, memoryview]
 
 _append = deque.append
+_ChannelMap = core.ChannelMap
 _appendleft = deque.appendleft
 _popleft = deque.popleft
 
@@ -256,7 +257,11 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
                 "push() takes a bytes-like object (bytes, bytearray, memoryview), not %s"
                 % type(data).__name__
             )
-        if core.handed_to_serving_thread(self._map, self.push, data):
+        m = self._map
+        # Inside its own handler it is surely in the serving thread.
+        if (m.__class__ is not _ChannelMap or m.server.current is not self) and core.handed_to_serving_thread(
+            m, self.push, data
+        ):
             return
         fifo = self._fifo
         was = bool(fifo) or not self.connected
@@ -273,7 +278,11 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
 
     def push_with_producer(self, producer: Union[Producer, BytesLike]) -> None:
         """Queue a producer (its ``more()`` gives data until b'') and start sending."""
-        if core.handed_to_serving_thread(self._map, self.push_with_producer, producer):
+        m = self._map
+        # Inside its own handler it is surely in the serving thread.
+        if (m.__class__ is not _ChannelMap or m.server.current is not self) and core.handed_to_serving_thread(
+            m, self.push_with_producer, producer
+        ):
             return
         fifo = self._fifo
         was = bool(fifo) or not self.connected
@@ -305,7 +314,11 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
 
     def initiate_send(self) -> None:
         """Send from the head of the queue once, as much as the socket takes."""
-        if core.handed_to_serving_thread(self._map, self.initiate_send):
+        m = self._map
+        # Inside its own handler it is surely in the serving thread.
+        if (m.__class__ is not _ChannelMap or m.server.current is not self) and core.handed_to_serving_thread(
+            m, self.initiate_send
+        ):
             return
         was = self._stock_writable()
         self._send_and_report(was)
@@ -344,7 +357,7 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
             kind = type(first)
             if kind is bytes or kind is bytearray or kind is memoryview:
                 data = first[:size]
-            elif _is_producer(first):
+            elif kind is simple_producer or _is_producer(first):
                 # A producer: queue what it gives in front of it.
                 data = first.more()
                 if not data:
