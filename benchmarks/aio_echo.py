@@ -128,7 +128,8 @@ def env() -> Dict[str, str]:
 def measure(server_cmd: List[str], python: str, args: argparse.Namespace) -> Dict[str, float]:
     """Start a server pinned to one CPU, load it from another; the load's JSON."""
     cmd = [python, "-c", f"import os; os.sched_setaffinity(0, {{{SERVER_CPU}}}); import runpy, sys; "
-           f"sys.argv = {server_cmd!r}; runpy.run_path(sys.argv[0], run_name='__main__')"]
+           f"sys.argv = {server_cmd!r}; sys.path.insert(0, os.path.dirname(sys.argv[0])); "
+           f"runpy.run_path(sys.argv[0], run_name='__main__')"]
     server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
     try:
         line = server.stdout.readline()  # type: ignore[union-attr]
