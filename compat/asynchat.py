@@ -323,22 +323,14 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
         was = self._stock_writable()
         self._send_and_report(was)
 
-    def _send_and_report(self, was: bool) -> None:
-        """Send once, then tell the core if writability is no longer ``was``."""
-        self._send_once()
-        fifo = self._fifo
-        if self.eof_received and not fifo:
-            self._flushed_after_eof()
-        elif (bool(fifo) or not self.connected) != was:
-            self._sync_interest()
-
     def _output_pending(self) -> bool:
         # The peer half-closed: the facade keeps the channel open until this
         # queue is flushed (3.11 closed at once and lost it).
         return bool(self._fifo)
 
-    def _send_once(self) -> None:
-        """3.11's initiate_send: at most one send() from the head of the queue."""
+    def _send_and_report(self, was: bool) -> None:
+        """3.11's initiate_send (at most one send() from the head of the
+        queue), then tell the core if writability is no longer ``was``."""
         fifo = self._fifo
         own = type(fifo) is _ProducerFifo
         while fifo and self.connected:
@@ -351,7 +343,7 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
                     del fifo[0]
                 if first is None:
                     self.handle_close()
-                    return
+                    break
                 continue
             size = self.ac_out_buffer_size
             kind = type(first)
@@ -388,7 +380,7 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
                 sent = self.send(data)
             except OSError:
                 self.handle_error()
-                return
+                break
             if sent:
                 if sent < len(data) or size < len(first):
                     fifo[0] = first[sent:]
@@ -397,7 +389,12 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
                 else:
                     del fifo[0]
             # One send per call: the socket said what it takes.
-            return
+            break
+        fifo = self._fifo
+        if self.eof_received and not fifo:
+            self._flushed_after_eof()
+        elif (bool(fifo) or not self.connected) != was:
+            self._sync_interest()
 
     def discard_buffers(self) -> None:
         """Drop all buffered input and queued output (emergencies only)."""

@@ -13,7 +13,6 @@ __all__ = ["TerminatorFraming", "find_prefix_at_end"]
 
 Terminator = Union[bytes, int, None]
 
-_MISSING = object()
 
 
 class TerminatorFraming:
@@ -126,9 +125,13 @@ class TerminatorFraming:
         # the stock one (then the attribute is read directly: same answer).
         stock_getter = type(self).get_terminator is _stock_get_terminator
         while pos < end:
-            term = getattr(self, "terminator", _MISSING) if stock_getter else self.get_terminator()
-            if term is _MISSING:
-                term = self.get_terminator()  # raises the explanation
+            if stock_getter:
+                try:
+                    term = self.terminator  # an attribute load: cheaper than getattr()
+                except AttributeError:
+                    term = self.get_terminator()  # raises the explanation
+            else:
+                term = self.get_terminator()
             if not term:
                 # No framing: hand over everything.
                 self._ac_pending = 0
