@@ -280,6 +280,10 @@ _EPOLL = getattr(select, "epoll", None)
 _PRI = getattr(select, "EPOLLPRI", 0)
 _HUP = getattr(select, "EPOLLHUP", 0) | getattr(select, "EPOLLERR", 0)
 _ET = getattr(select, "EPOLLET", 0)
+# Errors and hang-ups wake both directions (as selectors does); OOB data
+# (EPOLLPRI) goes to handle_expt_event only.
+_READ_BITS = _IN | _HUP
+_WRITE_BITS = _OUT | _HUP
 
 
 class Server:
@@ -460,7 +464,9 @@ class Server:
             return  # an asyncio server/transport: its loop already polls the fd
         if _is_polled(obj):
             self.polled[fd] = entry
-        self._pri_register(fd)
+        if not self.hooked:
+            # Our own selector polls OOB data with the fd itself (EPOLLPRI).
+            self._pri_register(fd)
         # Asked before the next poll, not now: asyncore never called the
         # predicates from add_channel, and subclasses set the attributes
         # their predicates read after dispatcher.__init__ returns.
@@ -538,16 +544,7 @@ class Server:
         if selector is not None:
             # Our own loop: the selector holds the entry and HookedSelector
             # dispatches it straight after the poll (no asyncio Handle).
-            mask = (_READ if r else 0) | (_WRITE if w else 0)
-            if not (entry.r or entry.w):
-                selector.register(fd, mask, entry)
-                selector.channels[fd] = entry
-            elif mask:
-                selector.modify(fd, mask, entry)
-                selector.channels[fd] = entry
-            else:
-                selector.unregister(fd)
-                selector.channels.pop(fd, None)
+            selector.set_channel(entry, r, w)
             entry.r, entry.w = r, w
             return
         loop = self.loop
@@ -574,8 +571,7 @@ class Server:
             selector = self._selector
             try:
                 if selector is not None:
-                    selector.channels.pop(entry.fd, None)
-                    selector.unregister(entry.fd)
+                    selector.drop_channel(entry.fd)
                 else:
                     if entry.r:
                         loop.remove_reader(entry.fd)
@@ -681,10 +677,12 @@ class Server:
         """Deliver an epoll event mask as poll2's readwrite() did: read, then
         write; a channel closed by its read handler gets no write event.
         True when loop() is leaving."""
-        if event & _NOT_OUT and entry.r:
+        if event & _READ_BITS and entry.r:
             self._dispatch(entry, True)
-        if event & _NOT_IN and entry.w and entry.live:
+        if event & _WRITE_BITS and entry.w and entry.live:
             self._dispatch(entry, False)
+        if event & _PRI and entry.live:
+            self._call(entry, "handle_expt_event")
         run = self.run
         return run is not None and run.exc is not None
 
@@ -835,6 +833,48 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
                     server.loop.stop()
         return others
 
+    def set_channel(self, entry: "_Entry", r: bool, w: bool) -> None:
+        """Register, change or drop the poll interest of a channel's fd.
+
+        With epoll the fd goes into the epoll set directly, with EPOLLPRI
+        besides (OOB data reaches handle_expt_event, as select()'s exception
+        set did), and stays out of the selector's key map, which is asyncio's.
+        """
+        fd = entry.fd
+        channels = self.channels
+        poller = self._selector  # type: ignore[attr-defined]
+        if not (r or w):
+            self.drop_channel(fd)
+        elif type(poller) is _EPOLL:
+            mask = (_IN if r else 0) | (_OUT if w else 0) | _PRI
+            if fd in channels:
+                poller.modify(fd, mask)
+            else:
+                poller.register(fd, mask)
+            channels[fd] = entry
+        else:
+            events = (_READ if r else 0) | (_WRITE if w else 0)
+            if fd in channels:
+                self.modify(fd, events, entry)
+            else:
+                self.register(fd, events, entry)
+            channels[fd] = entry
+
+    def drop_channel(self, fd: int) -> None:
+        """Stop polling a channel's fd (before its socket closes)."""
+        if self.channels.pop(fd, None) is None:
+            return
+        poller = self._selector  # type: ignore[attr-defined]
+        if type(poller) is _EPOLL:
+            poller.unregister(fd)
+        else:
+            self.unregister(fd)
+
+    def close(self) -> None:
+        """Close the selector (the channels' registrations go with it)."""
+        self.channels.clear()
+        super().close()
+
     def _poll(self, timeout: Optional[float]) -> Any:
         """``(fd, epoll-style event mask)`` pairs of one poll."""
         poller = self._selector  # type: ignore[attr-defined]
@@ -852,7 +892,7 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
         else:
             timeout = math.ceil(timeout * 1e3) * 1e-3
         try:
-            return poller.poll(timeout, len(self._fd_to_key) or 1)  # type: ignore[attr-defined]
+            return poller.poll(timeout, len(self._fd_to_key) + len(self.channels) or 1)  # type: ignore[attr-defined]
         except InterruptedError:
             return ()
 

@@ -776,3 +776,19 @@ def test_predicate_set_on_the_instance_makes_the_channel_polled(clean_map):
     finally:
         b.close()
         chan.close()
+
+
+def test_own_loop_polls_oob_data_without_a_second_epoll(clean_map):
+    # On the core's own loop a channel's fd is polled once, with EPOLLPRI
+    # (a nested epoll set for OOB data cost every packet a second wake-up).
+    a, b = socket.socketpair()
+    chan = Echo(a)
+    try:
+        asyncore.loop(timeout=0, count=1)
+        server = core.server_of(asyncore.socket_map)
+        assert server.hooked
+        assert server._pri is None
+        assert server._selector.channels[chan._fileno] is server.entries[chan._fileno]
+    finally:
+        b.close()
+        chan.close()
