@@ -305,8 +305,10 @@ class Server:
         # served only the map passed to loop().
         self.muted = False
         self._resync_pending = False
-        # Exceptional conditions (OOB data, hang-up while not polled) have no
-        # add_reader twin: a private edge-triggered epoll, itself a reader.
+        # On loops compat does not own, exceptional conditions (OOB data,
+        # hang-up while not polled) have no add_reader twin: a private
+        # edge-triggered epoll, itself a reader. Our own selector polls
+        # EPOLLPRI with the fd instead (HookedSelector.set_channel).
         self._pri: Any = None
 
     def __repr__(self) -> str:
