@@ -550,10 +550,11 @@ class dispatcher_with_send(dispatcher):
     def send(self, data: Any) -> None:  # type: ignore[override]
         """Queue ``data`` and send what the socket takes now (any thread)."""
         m = self._map
-        in_handler = m.__class__ is _ChannelMap and m.server.current is self
-        if not in_handler:
-            if core.handed_to_serving_thread(m, self.send, data):
-                return
+        # Inside its own handler it is surely in the serving thread.
+        if (m.__class__ is not _ChannelMap or m.server.current is not self) and core.handed_to_serving_thread(
+            m, self.send, data
+        ):
+            return
         if self.debug:
             self.log_info("sending %s" % repr(data))
         self._out = self._out + data

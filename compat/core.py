@@ -649,7 +649,7 @@ class Server:
                 return
         self.current = None
         if read and entry.live:
-            self.after_handler(entry, read)
+            self.after_read(entry)
         if run is not None and run.pass_mode:
             self.loop.stop()  # type: ignore[union-attr]
         if self.polled and not self.hooked and not self._resync_pending:
@@ -657,7 +657,7 @@ class Server:
             self.loop.call_soon(self._resync)  # type: ignore[union-attr]
 
     def _call(self, entry: _Entry, name: str) -> None:
-        """A rare event (OOB data, hang-up, a regular file's tick) for ``entry``."""
+        """A rare event for ``entry``: OOB data or a hang-up (no TLS check follows)."""
         run = self.run
         if run is not None and run.exc is not None:
             return
@@ -670,8 +670,6 @@ class Server:
             if self.failed(obj, exc):
                 return
         self.current = None
-        if entry.live:
-            self.after_handler(entry, name == "handle_read_event")
         if run is not None and run.pass_mode:
             self.loop.stop()  # type: ignore[union-attr]
 
@@ -703,19 +701,18 @@ class Server:
         self.current = None
         return False
 
-    def after_handler(self, entry: _Entry, read: bool) -> None:
+    def after_read(self, entry: _Entry) -> None:
         """After a read handler, re-deliver TLS bytes already decrypted.
 
         Interest is not re-read here: stock channels report their changes
         (sync_channel) and overriding ones are asked before every poll.
         """
-        if read:
-            try:
-                plain = type(entry.obj.socket) is _PlainSocket
-            except AttributeError:
-                plain = True
-            if not plain:
-                self._read_pending(entry)
+        try:
+            plain = type(entry.obj.socket) is _PlainSocket
+        except AttributeError:
+            plain = True
+        if not plain:
+            self._read_pending(entry)
 
     def _read_pending(self, entry: _Entry) -> None:
         # TLS keeps decrypted bytes in user space: the fd will not poll
@@ -807,7 +804,7 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
                     break  # loop() leaves; level-triggered events come back
                 continue
             # Readable only: the common case, Server._dispatch and
-            # after_handler inlined (this is the per-event hot path).
+            # after_read inlined (this is the per-event hot path).
             if not entry.r:
                 continue
             server = entry.server
@@ -820,14 +817,14 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
                 if server.failed(obj, exc):
                     break
             server.current = None
-            # No predicate re-read (see after_handler); TLS may hold
+            # No predicate re-read (see after_read); TLS may hold
             # decrypted bytes the fd will not poll readable for.
             if entry.live:
                 if entry.plain:
                     if type(obj.socket) is not _PlainSocket:
                         server._read_pending(entry)
                 else:
-                    server.after_handler(entry, True)
+                    server.after_read(entry)
         if dispatched:
             for server in self.servers:
                 run = server.run
