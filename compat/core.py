@@ -209,13 +209,7 @@ def sync_channel(obj: Any) -> None:
     fd = obj._fileno
     if fd is None:
         return
-    if server.current is obj:
-        # Inside its own handler, so in the serving thread: just queue it.
-        entry = server.entries.get(fd)
-        if entry is not None and entry.obj is obj:
-            server._mark(entry)
-    else:
-        server.sync_fd(fd, obj)
+    server.sync_fd(fd, obj)
 
 
 def handed_to_serving_thread(map: MutableMapping[int, Any], call: Callable[..., Any], *args: Any) -> bool:
@@ -242,7 +236,7 @@ def handed_to_serving_thread(map: MutableMapping[int, Any], call: Callable[..., 
 class _Entry:
     """What the server registered for one fd."""
 
-    __slots__ = ("fd", "obj", "server", "r", "w", "file", "ticking", "dirty", "live", "plain")
+    __slots__ = ("fd", "obj", "server", "r", "w", "file", "ticking", "dirty", "live")
 
     def __init__(self, fd: int, obj: Any, server: "Server") -> None:
         self.fd = fd
@@ -254,8 +248,6 @@ class _Entry:
         self.ticking = False
         self.dirty = False  # queued for a predicate check before the next poll
         self.live = True  # still the server's entry for fd (False once unregistered)
-        # A dispatcher-like channel: the hot path may read its flags directly.
-        self.plain = hasattr(obj, "eof_received") and hasattr(obj, "accepting") and hasattr(obj, "socket")
 
 
 class _Run:
@@ -495,7 +487,11 @@ class Server:
     def sync_fd(self, fd: int, obj: Any) -> None:
         """Re-read the predicates of the channel at ``fd`` (any thread)."""
         entry = self.entries.get(fd)
-        if entry is not None and entry.obj is obj:
+        if entry is None or entry.obj is not obj:
+            return
+        if self.current is obj:
+            self._mark(entry)  # inside its own handler: surely the serving thread
+        else:
             self._in_serving_thread(self._mark, entry)
 
     def _mark(self, entry: _Entry) -> None:
@@ -650,11 +646,7 @@ class Server:
         self.current = None
         if read and entry.live:
             self.after_read(entry)
-        if run is not None and run.pass_mode:
-            self.loop.stop()  # type: ignore[union-attr]
-        if self.polled and not self.hooked and not self._resync_pending:
-            self._resync_pending = True
-            self.loop.call_soon(self._resync)  # type: ignore[union-attr]
+        self._handled(run)
 
     def _call(self, entry: _Entry, name: str) -> None:
         """A rare event for ``entry``: OOB data or a hang-up (no TLS check follows)."""
@@ -670,8 +662,16 @@ class Server:
             if self.failed(obj, exc):
                 return
         self.current = None
+        self._handled(run)
+
+    def _handled(self, run: Optional[_Run]) -> None:
+        """After an event delivered through the loop's callbacks: end a
+        counted pass; on loops compat does not own, ask overriding channels."""
         if run is not None and run.pass_mode:
             self.loop.stop()  # type: ignore[union-attr]
+        if self.polled and not self.hooked and not self._resync_pending:
+            self._resync_pending = True
+            self.loop.call_soon(self._resync)  # type: ignore[union-attr]
 
     def readwrite(self, entry: _Entry, event: int) -> bool:
         """Deliver an epoll event mask as poll2's readwrite() did: read, then
@@ -820,11 +820,12 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
             # No predicate re-read (see after_read); TLS may hold
             # decrypted bytes the fd will not poll readable for.
             if entry.live:
-                if entry.plain:
-                    if type(obj.socket) is not _PlainSocket:
-                        server._read_pending(entry)
-                else:
-                    server.after_read(entry)
+                try:
+                    tls = type(obj.socket) is not _PlainSocket
+                except AttributeError:
+                    tls = False  # not a dispatcher: no socket of its own
+                if tls:
+                    server._read_pending(entry)
         if dispatched:
             for server in self.servers:
                 run = server.run
