@@ -496,6 +496,13 @@ _ChannelMap = core.ChannelMap
 class dispatcher_with_send(dispatcher):
     """A dispatcher with an output buffer: ``send()`` never loses data."""
 
+    # Whether the class replaces initiate_send: send() then always calls it.
+    _own_initiate_send = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._own_initiate_send = cls.initiate_send is not dispatcher_with_send.initiate_send
+
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[_Map] = None) -> None:
         self._out = b""
         # Whether the core was last told the buffer holds data: reports go
@@ -557,8 +564,27 @@ class dispatcher_with_send(dispatcher):
             return
         if self.debug:
             self.log_info("sending %s" % repr(data))
-        self._out = self._out + data
-        self.initiate_send()
+        out = self._out
+        if out or data.__class__ is not bytes or self._own_initiate_send:
+            self._out = out + data
+            self.initiate_send()
+        else:
+            # Empty buffer, stock initiate_send: its one dispatcher.send,
+            # inlined (two Python calls and two copies less per message).
+            try:
+                sent = self.socket.send(data if len(data) <= 65536 else data[:65536])
+            except OSError as why:
+                if why.errno == EWOULDBLOCK:
+                    sent = 0
+                elif why.errno in _DISCONNECTED:
+                    self.handle_close()
+                    sent = 0
+                else:
+                    self._out = data
+                    raise
+            if sent == len(data):
+                return
+            self._out = data[sent:]
         if self._out and not self._queued:
             self._queued = True
             self._sync_interest()
@@ -568,6 +594,7 @@ class dispatcher_with_send(dispatcher):
 dispatcher.__module__ = dispatcher_with_send.__module__ = "asyncore"
 
 core.register_stock_predicates(dispatcher.readable, dispatcher.writable, dispatcher_with_send.writable)
+core.register_stock_read_event(dispatcher.handle_read_event)
 
 
 # ---------------------------------------------------------------------------

@@ -43,6 +43,7 @@ __all__ = [
     "handed_to_serving_thread",
     "thread_loop",
     "register_stock_predicates",
+    "register_stock_read_event",
 ]
 
 
@@ -55,12 +56,19 @@ REraised = (ExitNow, KeyboardInterrupt, SystemExit)
 
 _stock_predicates: Set[Callable[..., Any]] = set()
 _polled_by_class: Dict[type, bool] = {}
+_stock_read_events: Set[Callable[..., Any]] = set()
 
 
 def register_stock_predicates(*funcs: Callable[..., Any]) -> None:
     """Declare predicate functions whose answer changes only on reported events."""
     _stock_predicates.update(funcs)
     _polled_by_class.clear()
+
+
+def register_stock_read_event(func: Callable[..., Any]) -> None:
+    """Declare a ``handle_read_event`` that, for a channel that is
+    ``connected`` and not ``accepting``, only calls ``handle_read``."""
+    _stock_read_events.add(func)
 
 
 def _is_polled(obj: Any) -> bool:
@@ -236,7 +244,7 @@ def handed_to_serving_thread(map: MutableMapping[int, Any], call: Callable[..., 
 class _Entry:
     """What the server registered for one fd."""
 
-    __slots__ = ("fd", "obj", "server", "r", "w", "file", "ticking", "dirty", "live")
+    __slots__ = ("fd", "obj", "server", "r", "w", "file", "ticking", "dirty", "live", "reads")
 
     def __init__(self, fd: int, obj: Any, server: "Server") -> None:
         self.fd = fd
@@ -248,6 +256,9 @@ class _Entry:
         self.ticking = False
         self.dirty = False  # queued for a predicate check before the next poll
         self.live = True  # still the server's entry for fd (False once unregistered)
+        # Its handle_read_event is a stock one: a connected channel's
+        # readable event may go straight to handle_read (a call less).
+        self.reads = False
 
 
 class _Run:
@@ -511,6 +522,8 @@ class Server:
         # reading until the output is flushed (see dispatcher.recv).
         r = not not obj.readable() and not getattr(obj, "eof_received", False)
         w = not not obj.writable() and not obj.accepting
+        # Re-read here as well: a method set on the instance is seen.
+        entry.reads = getattr(getattr(obj, "handle_read_event", None), "__func__", None) in _stock_read_events
         if r is entry.r and w is entry.w:
             return  # the common case after a handler: nothing changed
         loop = self.loop
@@ -811,7 +824,10 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
             obj = entry.obj
             server.current = obj
             try:
-                obj.handle_read_event()
+                if entry.reads and obj.connected and not obj.accepting:
+                    obj.handle_read()  # what the stock handle_read_event does
+                else:
+                    obj.handle_read_event()
             except BaseException as exc:
                 server.current = None
                 if server.failed(obj, exc):

@@ -792,3 +792,158 @@ def test_own_loop_polls_oob_data_without_a_second_epoll(clean_map):
     finally:
         b.close()
         chan.close()
+
+
+# -- the per-message shortcuts keep asyncore's behaviour --
+
+
+class _Sock:
+    """A socket stand-in whose send() does what the test says."""
+
+    def __init__(self, fd, send):
+        self._fd = fd
+        self.send = send
+
+    def fileno(self):
+        return self._fd
+
+    def setblocking(self, flag):
+        pass
+
+    def close(self):
+        pass
+
+
+def _with_send(send, map):
+    r, w = os.pipe()
+    chan = asyncore.dispatcher_with_send(map=map)
+    chan.set_socket(_Sock(r, send))
+    chan.connected = True
+    return chan, (r, w)
+
+
+@pytest.mark.parametrize(
+    "error, queued, closed",
+    [(BlockingIOError(11, "would block"), b"data", False), (ConnectionResetError(104, "reset"), b"data", True)],
+)
+def test_send_into_empty_buffer_handles_socket_errors_like_initiate_send(clean_map, error, queued, closed):
+    def send(data):
+        raise error
+
+    m = {}
+    chan, fds = _with_send(send, m)
+    closes = []
+    chan.handle_close = lambda: closes.append(1)
+    try:
+        chan.send(b"data")
+        assert chan.out_buffer == queued  # kept for the next write event
+        assert bool(closes) is closed
+    finally:
+        for fd in fds:
+            os.close(fd)
+        m.clear()
+
+
+def test_send_into_empty_buffer_raises_other_errors_with_data_kept(clean_map):
+    def send(data):
+        raise OSError(22, "invalid")
+
+    m = {}
+    chan, fds = _with_send(send, m)
+    try:
+        with pytest.raises(OSError):
+            chan.send(b"data")
+        assert chan.out_buffer == b"data"  # as 3.11: buffered before the send
+    finally:
+        for fd in fds:
+            os.close(fd)
+        m.clear()
+
+
+def test_send_of_a_bytearray_leaves_a_bytes_buffer(clean_map):
+    m = {}
+    chan, fds = _with_send(lambda data: 2, m)
+    try:
+        chan.send(bytearray(b"abcdef"))
+        assert chan.out_buffer == b"cdef"
+        assert type(chan.out_buffer) is bytes
+    finally:
+        for fd in fds:
+            os.close(fd)
+        m.clear()
+
+
+def test_send_calls_an_overriding_initiate_send(clean_map):
+    sent = []
+
+    class Counting(asyncore.dispatcher_with_send):
+        def initiate_send(self):
+            sent.append(self.out_buffer)
+            asyncore.dispatcher_with_send.initiate_send(self)
+
+    a, b = socket.socketpair()
+    chan = Counting(a)
+    try:
+        chan.send(b"one")
+        assert sent == [b"one"]
+        assert b.recv(10) == b"one"
+    finally:
+        b.close()
+        chan.close()
+
+
+def test_readable_event_reaches_an_overriding_handle_read_event(clean_map):
+    events = []
+
+    class Own(Echo):
+        def handle_read_event(self):
+            events.append("class")
+            Echo.handle_read_event(self)
+
+    a, b = socket.socketpair()
+    chan = Own(a)
+    try:
+        assert echo_roundtrip_stepping(b, b"x") == b"x"
+        assert events and set(events) == {"class"}
+    finally:
+        b.close()
+        chan.close()
+
+
+def test_readable_event_reaches_a_handle_read_event_set_on_the_instance(clean_map):
+    events = []
+    a, b = socket.socketpair()
+    chan = Echo(a)
+    plain = chan.handle_read_event
+
+    def own():
+        events.append("instance")
+        plain()
+
+    chan.handle_read_event = own
+    try:
+        assert echo_roundtrip_stepping(b, b"x") == b"x"
+        assert events and set(events) == {"instance"}
+    finally:
+        b.close()
+        chan.close()
+
+
+def test_accepting_set_by_hand_routes_reads_to_handle_accept(clean_map):
+    # The state handle_read_event routes on is read at every event, not
+    # cached: code that adopts a socket and sets `accepting` itself works.
+    a, b = socket.socketpair()
+    chan = Echo(a)
+    calls = []
+    chan.handle_accept = lambda: calls.append("accept") or chan.recv(10)
+    chan.handle_read = lambda: calls.append("read") or chan.recv(10)
+    try:
+        b.send(b"1")
+        run_until(lambda: calls)
+        chan.accepting = True
+        b.send(b"2")
+        run_until(lambda: len(calls) == 2)
+        assert calls == ["read", "accept"]
+    finally:
+        b.close()
+        chan.close()
