@@ -40,7 +40,9 @@ def build(kind: str, impl: str):  # type: ignore[no-untyped-def]
     """Server channels on CONNS socketpairs; returns (one_pass, clients, request)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        if impl in ("stdlib", "raw"):
+        # raw only needs the channels' sockets: compat's classes do where
+        # the stdlib modules are gone (3.12+).
+        if impl == "stdlib" or (impl == "raw" and sys.version_info < (3, 12)):
             import asynchat
             import asyncore
         else:
