@@ -496,15 +496,13 @@ _ChannelMap = core.ChannelMap
 class dispatcher_with_send(dispatcher):
     """A dispatcher with an output buffer: ``send()`` never loses data."""
 
-    # Whether the class replaces initiate_send: send() then always calls it.
     _own_initiate_send = False
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._own_initiate_send = cls.initiate_send is not dispatcher_with_send.initiate_send
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[_Map] = None) -> None:
         self._out = b""
+        # Whether the class replaces initiate_send: send() then always calls
+        # it. Kept on the instance: 3.11 reads class defaults slowly.
+        self._own_initiate_send = type(self).initiate_send is not dispatcher_with_send.initiate_send
         # Whether the core was last told the buffer holds data: reports go
         # out only when that changes, not on every send().
         self._queued = False

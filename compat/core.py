@@ -836,11 +836,9 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
             # No predicate re-read (see after_read); TLS may hold
             # decrypted bytes the fd will not poll readable for.
             if entry.live:
-                try:
-                    tls = type(obj.socket) is not _PlainSocket
-                except AttributeError:
-                    tls = False  # not a dispatcher: no socket of its own
-                if tls:
+                if not entry.reads:
+                    server.after_read(entry)  # not a stock dispatcher: may lack .socket
+                elif type(obj.socket) is not _PlainSocket:
                     server._read_pending(entry)
         if dispatched:
             for server in self.servers:
