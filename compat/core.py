@@ -31,7 +31,7 @@ import socket
 import threading
 import warnings
 import weakref
-from typing import Any, Callable, Dict, List, MutableMapping, Optional, Set
+from typing import Any, Callable, Dict, List, MutableMapping, Optional, Set, Tuple
 
 __all__ = [
     "ExitNow",
@@ -56,7 +56,9 @@ REraised = (ExitNow, KeyboardInterrupt, SystemExit)
 
 _stock_predicates: Set[Callable[..., Any]] = set()
 _polled_by_class: Dict[type, bool] = {}
-_stock_read_events: Set[Callable[..., Any]] = set()
+# A tuple, not a set: `in` compares by identity first and never hashes
+# whatever a channel's handle_read_event happens to wrap.
+_stock_read_events: Tuple[Callable[..., Any], ...] = ()
 
 
 def register_stock_predicates(*funcs: Callable[..., Any]) -> None:
@@ -68,7 +70,9 @@ def register_stock_predicates(*funcs: Callable[..., Any]) -> None:
 def register_stock_read_event(func: Callable[..., Any]) -> None:
     """Declare a ``handle_read_event`` that, for a channel that is
     ``connected`` and not ``accepting``, only calls ``handle_read``."""
-    _stock_read_events.add(func)
+    global _stock_read_events
+    if func not in _stock_read_events:
+        _stock_read_events += (func,)
 
 
 def _is_polled(obj: Any) -> bool:

@@ -5,6 +5,7 @@ import resource
 import socket
 import threading
 import time
+import types
 
 import pytest
 
@@ -944,6 +945,29 @@ def test_accepting_set_by_hand_routes_reads_to_handle_accept(clean_map):
         b.send(b"2")
         run_until(lambda: len(calls) == 2)
         assert calls == ["read", "accept"]
+    finally:
+        b.close()
+        chan.close()
+
+
+def test_handle_read_event_wrapping_an_unhashable_callable_is_called(clean_map):
+    # Which handle_read_event a channel has is found by identity: a bound
+    # method around an unhashable callable must not break registration.
+    calls = []
+
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, chan):
+            calls.append(1)
+            chan.recv(10)
+
+    a, b = socket.socketpair()
+    chan = asyncore.dispatcher(a)
+    chan.handle_read_event = types.MethodType(Unhashable(), chan)
+    try:
+        b.send(b"x")
+        run_until(lambda: calls)
     finally:
         b.close()
         chan.close()
