@@ -971,3 +971,26 @@ def test_handle_read_event_wrapping_an_unhashable_callable_is_called(clean_map):
     finally:
         b.close()
         chan.close()
+
+
+def test_send_after_a_partial_send_keeps_the_byte_order(clean_map):
+    wire = bytearray()
+    limits = [3]  # the first send takes 3 bytes, later ones everything
+
+    def send(data):
+        n = limits.pop(0) if limits else len(data)
+        wire.extend(bytes(data[:n]))
+        return n
+
+    m = {}
+    chan, fds = _with_send(send, m)
+    try:
+        chan.send(b"abcdef")
+        assert chan.out_buffer == b"def"
+        chan.send(b"ghi")
+        assert bytes(wire) == b"abcdefghi"
+        assert chan.out_buffer == b""
+    finally:
+        for fd in fds:
+            os.close(fd)
+        m.clear()
