@@ -815,63 +815,58 @@ class _Sock:
         pass
 
 
-def _with_send(send, map):
-    r, w = os.pipe()
-    chan = asyncore.dispatcher_with_send(map=map)
-    chan.set_socket(_Sock(r, send))
-    chan.connected = True
-    return chan, (r, w)
+@pytest.fixture
+def stub_channel():
+    """Make a connected dispatcher_with_send whose socket.send is given."""
+    made = []
+
+    def make(send):
+        r, w = os.pipe()
+        m = {}
+        chan = asyncore.dispatcher_with_send(map=m)
+        chan.set_socket(_Sock(r, send))
+        chan.connected = True
+        made.append((r, w, m))
+        return chan
+
+    yield make
+    for r, w, m in made:
+        os.close(r)
+        os.close(w)
+        m.clear()
 
 
 @pytest.mark.parametrize(
     "error, queued, closed",
     [(BlockingIOError(11, "would block"), b"data", False), (ConnectionResetError(104, "reset"), b"data", True)],
 )
-def test_send_into_empty_buffer_handles_socket_errors_like_initiate_send(clean_map, error, queued, closed):
+def test_send_into_empty_buffer_handles_socket_errors_like_initiate_send(stub_channel, error, queued, closed):
     def send(data):
         raise error
 
-    m = {}
-    chan, fds = _with_send(send, m)
+    chan = stub_channel(send)
     closes = []
     chan.handle_close = lambda: closes.append(1)
-    try:
-        chan.send(b"data")
-        assert chan.out_buffer == queued  # kept for the next write event
-        assert bool(closes) is closed
-    finally:
-        for fd in fds:
-            os.close(fd)
-        m.clear()
+    chan.send(b"data")
+    assert chan.out_buffer == queued  # kept for the next write event
+    assert bool(closes) is closed
 
 
-def test_send_into_empty_buffer_raises_other_errors_with_data_kept(clean_map):
+def test_send_into_empty_buffer_raises_other_errors_with_data_kept(stub_channel):
     def send(data):
         raise OSError(22, "invalid")
 
-    m = {}
-    chan, fds = _with_send(send, m)
-    try:
-        with pytest.raises(OSError):
-            chan.send(b"data")
-        assert chan.out_buffer == b"data"  # as 3.11: buffered before the send
-    finally:
-        for fd in fds:
-            os.close(fd)
-        m.clear()
+    chan = stub_channel(send)
+    with pytest.raises(OSError):
+        chan.send(b"data")
+    assert chan.out_buffer == b"data"  # as 3.11: buffered before the send
 
 
-def test_send_of_a_bytearray_leaves_a_bytes_buffer(clean_map):
-    m = {}
-    chan, fds = _with_send(lambda data: 2, m)
-    try:
-        chan.send(bytearray(b"abcdef"))
-        assert chan.out_buffer == b"cdef"
-        assert type(chan.out_buffer) is bytes
-    finally:
-        for fd in fds:
-            os.close(fd)
-        m.clear()
+def test_send_of_a_bytearray_leaves_a_bytes_buffer(stub_channel):
+    chan = stub_channel(lambda data: 2)
+    chan.send(bytearray(b"abcdef"))
+    assert chan.out_buffer == b"cdef"
+    assert type(chan.out_buffer) is bytes
 
 
 def test_send_calls_an_overriding_initiate_send(clean_map):
@@ -973,7 +968,7 @@ def test_handle_read_event_wrapping_an_unhashable_callable_is_called(clean_map):
         chan.close()
 
 
-def test_send_after_a_partial_send_keeps_the_byte_order(clean_map):
+def test_send_after_a_partial_send_keeps_the_byte_order(stub_channel):
     wire = bytearray()
     limits = [3]  # the first send takes 3 bytes, later ones everything
 
@@ -982,15 +977,9 @@ def test_send_after_a_partial_send_keeps_the_byte_order(clean_map):
         wire.extend(bytes(data[:n]))
         return n
 
-    m = {}
-    chan, fds = _with_send(send, m)
-    try:
-        chan.send(b"abcdef")
-        assert chan.out_buffer == b"def"
-        chan.send(b"ghi")
-        assert bytes(wire) == b"abcdefghi"
-        assert chan.out_buffer == b""
-    finally:
-        for fd in fds:
-            os.close(fd)
-        m.clear()
+    chan = stub_channel(send)
+    chan.send(b"abcdef")
+    assert chan.out_buffer == b"def"
+    chan.send(b"ghi")
+    assert bytes(wire) == b"abcdefghi"
+    assert chan.out_buffer == b""
