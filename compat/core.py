@@ -526,10 +526,11 @@ class Server:
         # reading until the output is flushed (see dispatcher.recv).
         r = not not obj.readable() and not getattr(obj, "eof_received", False)
         w = not not obj.writable() and not obj.accepting
-        # Re-read here as well: a method set on the instance is seen.
-        entry.reads = getattr(getattr(obj, "handle_read_event", None), "__func__", None) in _stock_read_events
         if r is entry.r and w is entry.w:
             return  # the common case after a handler: nothing changed
+        # Here, not before every poll: a handle_read_event set on a served
+        # instance is seen when its interest next changes (guide, ch. 7).
+        entry.reads = getattr(getattr(obj, "handle_read_event", None), "__func__", None) in _stock_read_events
         loop = self.loop
         if loop is None:
             return
