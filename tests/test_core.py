@@ -983,3 +983,11 @@ def test_send_after_a_partial_send_keeps_the_byte_order(stub_channel):
     chan.send(b"ghi")
     assert bytes(wire) == b"abcdefghi"
     assert chan.out_buffer == b""
+
+
+def test_send_of_text_is_a_type_error_and_queues_nothing(stub_channel):
+    sent = []
+    chan = stub_channel(lambda data: sent.append(data) or len(data))
+    with pytest.raises(TypeError):
+        chan.send("text")
+    assert chan.out_buffer == b"" and sent == []
