@@ -496,16 +496,24 @@ _ChannelMap = core.ChannelMap
 class dispatcher_with_send(dispatcher):
     """A dispatcher with an output buffer: ``send()`` never loses data."""
 
+    # Class defaults too: subclasses that call dispatcher.__init__ and set
+    # out_buffer themselves (legal in 3.11) never run the __init__ below.
+    _out = b""
+    # Whether the core was last told the buffer holds data: reports go out
+    # only when that changes, not on every send().
+    _queued = False
+    # Whether the class replaces initiate_send: send() then always calls it.
     _own_initiate_send = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._own_initiate_send = cls.initiate_send is not dispatcher_with_send.initiate_send
+
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[_Map] = None) -> None:
+        # Instance copies: 3.11 reads class defaults slowly (send() reads them).
         self._out = b""
-        # Whether the class replaces initiate_send: send() then always calls
-        # it. Kept on the instance: 3.11 reads class defaults slowly.
-        self._own_initiate_send = type(self).initiate_send is not dispatcher_with_send.initiate_send
-        # Whether the core was last told the buffer holds data: reports go
-        # out only when that changes, not on every send().
         self._queued = False
+        self._own_initiate_send = type(self)._own_initiate_send
         dispatcher.__init__(self, sock, map)
 
     # Writer interest follows the buffer: assigning it (as subclasses do)
@@ -568,7 +576,8 @@ class dispatcher_with_send(dispatcher):
             self.initiate_send()
         else:
             # Empty buffer, stock initiate_send: its one dispatcher.send,
-            # inlined (two Python calls and two copies less per message).
+            # inlined (two Python calls and two copies less per message;
+            # calling dispatcher.send here cost +624 instructions on 3.11).
             try:
                 sent = self.socket.send(data if len(data) <= 65536 else data[:65536])
             except OSError as why:

@@ -14,7 +14,6 @@ __all__ = ["TerminatorFraming", "find_prefix_at_end"]
 Terminator = Union[bytes, int, None]
 
 
-
 class TerminatorFraming:
     """Terminator framing state and callbacks (a mixin; no I/O)."""
 

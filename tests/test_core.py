@@ -991,3 +991,35 @@ def test_send_of_text_is_a_type_error_and_queues_nothing(stub_channel):
     with pytest.raises(TypeError):
         chan.send("text")
     assert chan.out_buffer == b"" and sent == []
+
+
+class _SkipsWithSendInit(asyncore.dispatcher_with_send):
+    """Calls dispatcher.__init__ and sets out_buffer itself, as 3.11 allowed."""
+
+    def __init__(self, sock):
+        asyncore.dispatcher.__init__(self, sock)
+        self.out_buffer = b""
+        self.flushed = []
+
+    def handle_read(self):
+        data = self.recv(100)
+        if data:
+            self.send(data)
+
+
+class _SkipsInitOwnFlush(_SkipsWithSendInit):
+    def initiate_send(self):
+        self.flushed.append(self.out_buffer)
+        asyncore.dispatcher_with_send.initiate_send(self)
+
+
+@pytest.mark.parametrize("cls, flushed", [(_SkipsWithSendInit, []), (_SkipsInitOwnFlush, [b"hi"])])
+def test_subclass_that_skips_the_with_send_init_still_echoes(clean_map, cls, flushed):
+    a, b = socket.socketpair()
+    chan = cls(a)
+    try:
+        assert echo_roundtrip_stepping(b, b"hi") == b"hi"
+        assert chan.flushed == flushed  # an overriding initiate_send is still called
+    finally:
+        b.close()
+        chan.close()
