@@ -54,7 +54,7 @@ _DISCONNECTED = frozenset({ECONNRESET, ENOTCONN, ESHUTDOWN, ECONNABORTED, EPIPE,
 _reraised_exceptions = core.REraised
 
 #: The default map, shared by every facade. A dict that reports changes.
-socket_map: core.ChannelMap = core.ChannelMap()
+socket_map: core.ChannelMap = core.shared_map
 
 _Map = MutableMapping[int, Any]
 

@@ -5,8 +5,8 @@ import threading
 import pytest
 
 import compat
-from compat.legacy_event_loop import get_event_loop
-from compat.legacy_warning import LegacyWarning
+from compat.legacy.event_loop import get_event_loop
+from compat.legacy.warning import LegacyWarning
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

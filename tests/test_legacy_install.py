@@ -9,8 +9,8 @@ import pytest
 
 import compat
 from compat import legacy
-from compat.legacy_patch import Patcher
-from compat.legacy_warning import LegacyWarning
+from compat.legacy.patch import Patcher
+from compat.legacy.warning import LegacyWarning
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -95,7 +95,7 @@ def test_concurrent_install_is_safe(clean):
 
 
 def test_failed_install_leaves_nothing_behind(clean, monkeypatch):
-    from compat import legacy_modules
+    from compat.legacy import modules as legacy_modules
 
     def broken(patch):
         raise RuntimeError("boom")

@@ -4,7 +4,7 @@ import asyncio
 import pytest
 
 import compat
-from compat.legacy_warning import LegacyWarning
+from compat.legacy.warning import LegacyWarning
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 import compat
-from compat.legacy_warning import LegacyWarning
+from compat.legacy.warning import LegacyWarning
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

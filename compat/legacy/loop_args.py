@@ -21,8 +21,8 @@ import inspect
 import sys
 from typing import Any, Callable, Dict, Iterable, List
 
-from compat.legacy_patch import Patcher
-from compat.legacy_warning import warn_legacy
+from compat.legacy.patch import Patcher
+from compat.legacy.warning import warn_legacy
 
 __all__ = ["LoopMismatchError", "MISSING", "check_loop_type", "check_running_loop", "install"]
 

@@ -937,7 +937,7 @@ _main_owned: list = []
 
 def new_core_loop() -> asyncio.AbstractEventLoop:
     """A new event loop of the core's own kind (prepare hook before each poll)."""
-    from compat.aioloop import CoreEventLoop
+    from compat.core.loop import CoreEventLoop
 
     return CoreEventLoop()
 
@@ -1063,3 +1063,8 @@ def _run_until_empty(server: Server, loop: asyncio.AbstractEventLoop, timeout: f
             loop.run_forever()
     finally:
         beat.cancel()
+
+
+# The one shared map: compat.asyncore.socket_map, and where the core's loops
+# put asyncio's servers and transports.
+shared_map = ChannelMap()

@@ -2,7 +2,7 @@
 
 Besides the prepare hook (overriding channels are asked their predicates
 right before each poll), this loop puts every asyncio server and transport it
-makes into the shared map, as :mod:`compat.aio_channels` entries, and takes
+makes into the shared map, as :mod:`compat.core.external` entries, and takes
 them out just before their sockets close.
 """
 import asyncio
@@ -11,7 +11,7 @@ import weakref
 from asyncio import selector_events
 from typing import Any, Dict, Optional
 
-from compat.aio_channels import AsyncioChannel, ServerChannel, TransportChannel, map_for
+from compat.core.external import AsyncioChannel, ServerChannel, TransportChannel, map_for
 from compat.core import HookedSelector
 
 __all__ = ["CoreEventLoop", "CoreEventLoopPolicy"]

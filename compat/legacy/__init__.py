@@ -14,8 +14,8 @@ Both are idempotent and thread-safe.
 import threading
 from typing import Any, Callable, Optional, TypeVar
 
-from compat.legacy_patch import Patcher
-from compat.legacy_warning import LegacyWarning, warn_legacy
+from compat.legacy.patch import Patcher
+from compat.legacy.warning import LegacyWarning, warn_legacy
 
 __all__ = ["LegacyWarning", "install", "installed", "uninstall"]
 
@@ -44,18 +44,18 @@ def install() -> None:
             return
         import asyncio
 
-        from compat import legacy_event_loop, legacy_locks, legacy_loop_args, legacy_modules, legacy_tasks
+        from compat.legacy import event_loop, locks, loop_args, modules, tasks
 
         patch = Patcher()
         try:
             patch.set_attr(asyncio, "coroutine", legacy_coroutine)
             if "coroutine" not in asyncio.__all__:  # so `from asyncio import *` finds it
                 patch.set_attr(asyncio, "__all__", tuple(asyncio.__all__) + ("coroutine",))
-            legacy_event_loop.install(patch, asyncio)
-            legacy_loop_args.install(patch, asyncio)
-            legacy_locks.install(patch, asyncio)
-            legacy_tasks.install(patch, asyncio)
-            legacy_modules.install(patch)
+            event_loop.install(patch, asyncio)
+            loop_args.install(patch, asyncio)
+            locks.install(patch, asyncio)
+            tasks.install(patch, asyncio)
+            modules.install(patch)
         except BaseException:
             patch.restore()
             raise

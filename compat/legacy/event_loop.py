@@ -12,8 +12,8 @@ import threading
 import warnings
 from typing import Any, Optional
 
-from compat.legacy_patch import Patcher
-from compat.legacy_warning import warn_legacy
+from compat.legacy.patch import Patcher
+from compat.legacy.warning import warn_legacy
 
 __all__ = ["get_event_loop", "install"]
 

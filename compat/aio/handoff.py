@@ -13,7 +13,8 @@ import ssl as _ssl
 from typing import Any, Awaitable, Callable, Optional, Tuple
 
 from compat import core
-from compat.aio_channels import AsyncioChannel, PendingChannel, _wake, map_for, track
+from compat.aio.track import PendingChannel, track
+from compat.core.external import AsyncioChannel, _wake, map_for
 
 __all__ = ["adopt_protocol", "adopt_stream", "start_legacy_server", "write_producer", "closed"]
 

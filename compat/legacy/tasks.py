@@ -5,14 +5,14 @@ import asyncio
 import functools
 from typing import Any, Callable, Optional, Set
 
-from compat.legacy_loop_args import (
+from compat.legacy.loop_args import (
     MISSING,
     check_loop_type,
     check_running_loop,
     mark_coroutine_function,
 )
-from compat.legacy_patch import Patcher
-from compat.legacy_warning import warn_legacy
+from compat.legacy.patch import Patcher
+from compat.legacy.warning import warn_legacy
 
 __all__ = ["install", "legacy_async", "legacy_task_class"]
 

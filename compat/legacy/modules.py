@@ -4,7 +4,7 @@ import importlib.util
 import sys
 from typing import Dict
 
-from compat.legacy_patch import Patcher
+from compat.legacy.patch import Patcher
 
 __all__ = ["FACADES", "install"]
 

@@ -18,10 +18,11 @@ import asyncio
 from typing import Any, Coroutine, Optional, TypeVar
 
 from compat import core
-from compat.aio_channels import AsyncioChannel, PendingChannel, ServerChannel, TransportChannel, track
-from compat.aio_handoff import adopt_protocol, adopt_stream, closed, start_legacy_server, write_producer
-from compat.aioloop import CoreEventLoop, CoreEventLoopPolicy
-from compat.terminator_protocol import TerminatorProtocol, find_prefix_at_end
+from compat.aio.handoff import adopt_protocol, adopt_stream, closed, start_legacy_server, write_producer
+from compat.aio.terminator import TerminatorProtocol, find_prefix_at_end
+from compat.aio.track import PendingChannel, track
+from compat.core.external import AsyncioChannel, ServerChannel, TransportChannel
+from compat.core.loop import CoreEventLoop, CoreEventLoopPolicy
 
 __all__ = [
     "run",
@@ -58,8 +59,6 @@ def run(main: Coroutine[Any, Any, T], *, debug: Optional[bool] = None) -> T:
     returns only once ``main`` is done and the map is empty (as
     ``asyncore.loop()`` would). Remaining tasks are cancelled at the end.
     """
-    from compat import asyncore
-
     if asyncio._get_running_loop() is not None:
         raise RuntimeError("compat.run() cannot be called from a running event loop")
     if not asyncio.iscoroutine(main):
@@ -69,10 +68,10 @@ def run(main: Coroutine[Any, Any, T], *, debug: Optional[bool] = None) -> T:
         asyncio.set_event_loop(loop)
         if debug is not None:
             loop.set_debug(debug)
-        asyncore.socket_map.server.attach(loop)
+        core.shared_map.server.attach(loop)
         result = loop.run_until_complete(main)
-        if asyncore.socket_map:
-            asyncore.loop(map=asyncore.socket_map)
+        if core.shared_map:
+            core.serve(core.shared_map)
         return result
     finally:
         try:

@@ -7,18 +7,18 @@ True`` so the core never registers the fd a second time. The entry keeps
 ``asyncore.loop()`` running while it is in the map, ``close_all()`` closes
 what it stands for, and it leaves the map when that closes.
 
-On the core's own loop (:class:`compat.aioloop.CoreEventLoop`) every server
+On the core's own loop (:class:`compat.core.loop.CoreEventLoop`) every server
 and transport gets an entry from the loop's hooks. On any other loop (uvloop,
-``asyncio.run``'s loop) only what goes through :func:`track` does.
+``asyncio.run``'s loop) only what goes through :func:`compat.aio.track` does.
 """
 import asyncio
 import socket
 import threading
 from typing import Any, Dict, List, MutableMapping, Optional, Tuple
 
-from compat import asyncore
+from compat.core import shared_map
 
-__all__ = ["AsyncioChannel", "ServerChannel", "TransportChannel", "PendingChannel", "map_for", "track"]
+__all__ = ["AsyncioChannel", "ServerChannel", "TransportChannel", "map_for", "track_server", "track_transport", "hook_connection_lost"]
 
 
 def map_for(loop: asyncio.AbstractEventLoop) -> Optional[MutableMapping[int, Any]]:
@@ -28,12 +28,12 @@ def map_for(loop: asyncio.AbstractEventLoop) -> Optional[MutableMapping[int, Any
     loop elsewhere, keeps its sockets to itself: otherwise a worker thread's
     connections would keep the main thread's ``asyncore.loop()`` alive.
     """
-    server = asyncore.socket_map.server
+    server = shared_map.server
     bound = server.loop
     if bound is None or bound is loop or bound.is_closed():
-        return asyncore.socket_map
+        return shared_map
     if not bound.is_running() and server.thread == threading.get_ident():
-        return asyncore.socket_map
+        return shared_map
     return None
 
 
@@ -184,69 +184,8 @@ class TransportChannel(AsyncioChannel):
         return f"<asyncio transport fd={self._fd} {state} peer={_addr(self.addr)} protocol={name}>"
 
 
-class PendingChannel(AsyncioChannel):
-    """Entry for a socket being handed to asyncio (``adopt_*``) until its transport exists.
-
-    Without it the map could empty (and ``loop()`` return) between the hand-off
-    and the task that builds the transport.
-    """
-
-    kind = "asyncio adopting"
-
-    def __init__(self, sock: socket.socket, map: MutableMapping[int, Any]) -> None:
-        super().__init__(sock.fileno(), map)
-        self.sock = sock
-        self.task: Optional["asyncio.Task[Any]"] = None
-        self.started = False  # the protocol factory ran: a transport owns the socket
-
-    def close(self) -> None:
-        """Give up the hand-off and close the socket."""
-        if self.task is not None:
-            self.task.cancel()
-        if not self.started:
-            self.sock.close()
-        self.leave()
-
-    def __repr__(self) -> str:
-        return f"<asyncio adopting fd={self._fd}>"
-
-
-# ---------------------------------------------------------------------------
-# Tracking what a foreign loop made (uvloop, asyncio.run's loop)
-# ---------------------------------------------------------------------------
-
-
-def track(obj: Any, loop: Optional[asyncio.AbstractEventLoop] = None) -> List[AsyncioChannel]:
-    """Put an asyncio server or transport in the shared map; return its entries.
-
-    On the core's loop this happens by itself and returns the existing
-    entries. On another loop the entry leaves the map when ``close()`` is
-    called on it, when the server's ``close()`` is called (stdlib servers), or
-    once ``wait_closed()`` returns (uvloop servers, whose methods cannot be
-    hooked); a transport's entry leaves when its protocol's
-    ``connection_lost`` runs.
-    """
-    if loop is None:
-        loop = asyncio._get_running_loop()
-    if loop is None:
-        get_loop = getattr(obj, "get_loop", None)
-        loop = get_loop() if get_loop is not None else getattr(obj, "_loop", None)
-    if loop is None:
-        raise RuntimeError(f"track({type(obj).__name__}): pass loop= when no loop is running")
-    existing = getattr(obj, "_compat_entries", None)
-    if existing is None:
-        existing = _c_servers.get(id(obj), (None, None))[1]
-    if existing is not None:
-        return list(existing)
-    if hasattr(obj, "sockets") and hasattr(obj, "close"):
-        return _track_server(obj, loop)
-    if hasattr(obj, "get_extra_info") and hasattr(obj, "get_protocol"):
-        entry = _track_transport(obj, loop)
-        return [entry] if entry is not None else []
-    raise TypeError(f"track() takes an asyncio server or transport, not {type(obj).__name__}")
-
-
-def _track_server(server: Any, loop: asyncio.AbstractEventLoop) -> List[AsyncioChannel]:
+def track_server(server: Any, loop: asyncio.AbstractEventLoop) -> List[AsyncioChannel]:
+    """Entries for ``server``'s listening sockets, leaving the map when it closes."""
     map = map_for(loop)
     if map is None:
         return []
@@ -290,7 +229,8 @@ _c_servers: Dict[int, Tuple[Any, List[AsyncioChannel]]] = {}
 _watchers: "set[asyncio.Task[Any]]" = set()
 
 
-def _track_transport(transport: Any, loop: asyncio.AbstractEventLoop) -> Optional[TransportChannel]:
+def track_transport(transport: Any, loop: asyncio.AbstractEventLoop) -> Optional[TransportChannel]:
+    """An entry for ``transport``, leaving the map when its protocol loses the connection."""
     map = map_for(loop)
     sock = transport.get_extra_info("socket")
     if map is None or sock is None or transport.is_closing():

@@ -7,8 +7,8 @@ as 3.7 did.  Added to ``Lock``, ``Condition`` and ``Semaphore`` (and so
 import asyncio
 from typing import Any, Generator
 
-from compat.legacy_patch import Patcher
-from compat.legacy_warning import warn_legacy
+from compat.legacy.patch import Patcher
+from compat.legacy.warning import warn_legacy
 
 __all__ = ["install"]
 
