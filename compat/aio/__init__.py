@@ -9,7 +9,7 @@ Legacy channels and asyncio code hand connections to each other with
 framing and producers to asyncio code.
 
 Which loop is "the core's loop": the loop ``asyncore.loop()`` makes, the
-loop :func:`run` makes, and any loop of :class:`CoreEventLoopPolicy`. On
+loop :func:`run` makes, and loops of :func:`new_event_loop` (a loop factory). On
 other loops (uvloop, the loop of a plain ``asyncio.run``) legacy channels are
 served all the same, but only the servers and transports made through this
 module (or passed to :func:`track`) are in the map.
@@ -22,13 +22,13 @@ from compat.aio.handoff import adopt_protocol, adopt_stream, closed, start_legac
 from compat.aio.terminator import TerminatorProtocol, find_prefix_at_end
 from compat.aio.track import PendingChannel, track
 from compat.core.external import AsyncioChannel, ServerChannel, TransportChannel
-from compat.core.loop import CoreEventLoop, CoreEventLoopPolicy
+from compat.core import _asyncio
+from compat.core.loop import CoreEventLoop
 
 __all__ = [
     "run",
     "new_event_loop",
     "CoreEventLoop",
-    "CoreEventLoopPolicy",
     "adopt_protocol",
     "adopt_stream",
     "start_legacy_server",
@@ -46,9 +46,23 @@ __all__ = [
 T = TypeVar("T")
 
 
+def __getattr__(name: str) -> Any:
+    # Made on first use only: building a policy class touches the policy API,
+    # which warns from Python 3.14 (and is gone in 3.16).
+    if name == "CoreEventLoopPolicy":
+        cls = _asyncio.policy_class(CoreEventLoop, name)
+        cls.__doc__ = (
+            "An event loop policy making CoreEventLoop loops (deprecated with the "
+            "policy API; prefer asyncio.run(main(), loop_factory=compat.aio.new_event_loop))."
+        )
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """A new loop as the core makes one: a :class:`CoreEventLoop`, or the policy's (uvloop)."""
-    return core._new_loop()
+    return core.new_event_loop()
 
 
 def run(main: Coroutine[Any, Any, T], *, debug: Optional[bool] = None) -> T:

@@ -33,6 +33,8 @@ import warnings
 import weakref
 from typing import Any, Callable, Dict, List, MutableMapping, Optional, Set, Tuple
 
+from compat.core import _asyncio
+
 __all__ = [
     "ExitNow",
     "ChannelMap",
@@ -42,6 +44,9 @@ __all__ = [
     "sync_channel",
     "handed_to_serving_thread",
     "thread_loop",
+    "new_event_loop",
+    "new_core_loop",
+    "shared_map",
     "register_stock_predicates",
     "register_stock_read_event",
 ]
@@ -942,25 +947,16 @@ def new_core_loop() -> asyncio.AbstractEventLoop:
     return CoreEventLoop()
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    policy = asyncio.get_event_loop_policy()
-    if type(policy) is asyncio.DefaultEventLoopPolicy:
-        return new_core_loop()
-    return policy.new_event_loop()  # uvloop or an application's policy
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A new loop as the core makes one for a thread: the core's own kind, or
+    the loop of a policy the application installed (uvloop.install())."""
+    factory = _asyncio.policy_loop_factory()  # uvloop.install() or an application's policy
+    return factory() if factory is not None else new_core_loop()
 
 
 def _current_loop() -> Optional[asyncio.AbstractEventLoop]:
     """The loop set for this thread, without creating one."""
-    policy = asyncio.get_event_loop_policy()
-    local = getattr(policy, "_local", None)
-    if local is not None and hasattr(local, "_loop"):
-        return local._loop
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            return policy.get_event_loop()
-        except RuntimeError:
-            return None
+    return _asyncio.current_loop()
 
 
 def thread_loop() -> asyncio.AbstractEventLoop:
@@ -973,7 +969,7 @@ def thread_loop() -> asyncio.AbstractEventLoop:
         return loop
     owned = getattr(_local, "owned", None)
     if owned is None or owned.loop.is_closed():
-        owned = _OwnedLoop(_new_loop())
+        owned = _OwnedLoop(new_event_loop())
         _local.owned = owned
         if threading.current_thread() is threading.main_thread():
             _main_owned.append(owned)

@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional
 from compat.core.external import AsyncioChannel, ServerChannel, TransportChannel, map_for
 from compat.core import HookedSelector
 
-__all__ = ["CoreEventLoop", "CoreEventLoopPolicy"]
+__all__ = ["CoreEventLoop"]
 
 # 3.12 started refusing a second transport on an fd inside the factory.
 _CHECKS_FD = sys.version_info >= (3, 12)
@@ -135,14 +135,3 @@ class CoreEventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         self._compat_entries.clear()
         self._compat_servers.clear()
         super().close()
-
-
-class CoreEventLoopPolicy(asyncio.DefaultEventLoopPolicy):  # type: ignore[misc,valid-type]
-    """An event loop policy making :class:`CoreEventLoop` loops.
-
-    ``asyncio.set_event_loop_policy(CoreEventLoopPolicy())`` makes
-    ``asyncio.run()`` and ``asyncio.new_event_loop()`` use the core's loop, so
-    every asyncio server and transport is a channel in the shared map.
-    """
-
-    _loop_factory = CoreEventLoop

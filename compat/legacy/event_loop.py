@@ -9,28 +9,14 @@ thread - a new loop, made current.  Only that last case is a legacy use.
 """
 import asyncio
 import threading
-import warnings
-from typing import Any, Optional
+from typing import Any
 
+from compat import core
+from compat.core import _asyncio
 from compat.legacy.patch import Patcher
 from compat.legacy.warning import warn_legacy
 
 __all__ = ["get_event_loop", "install"]
-
-
-def _current_loop(policy: Any) -> Optional[asyncio.AbstractEventLoop]:
-    """The loop set on *policy* for this thread, without making one."""
-    local = getattr(policy, "_local", None)
-    if isinstance(policy, asyncio.events.BaseDefaultEventLoopPolicy) and local is not None:
-        # The stdlib policies (and uvloop's) keep it here; reading it avoids
-        # their "There is no current event loop" warning or error.
-        return getattr(local, "_loop", None)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            return policy.get_event_loop()  # type: ignore[no-any-return]
-        except RuntimeError:  # 3.14 semantics, or a policy that never creates
-            return None
 
 
 def get_event_loop() -> asyncio.AbstractEventLoop:
@@ -38,8 +24,7 @@ def get_event_loop() -> asyncio.AbstractEventLoop:
     running = asyncio._get_running_loop()
     if running is not None:
         return running
-    policy = asyncio.get_event_loop_policy()
-    loop = _current_loop(policy)
+    loop = _asyncio.current_loop()
     if loop is not None:
         return loop
     if threading.current_thread() is not threading.main_thread():
@@ -52,8 +37,8 @@ def get_event_loop() -> asyncio.AbstractEventLoop:
         "compat made a new loop. Use asyncio.run() or asyncio.new_event_loop()",
         stacklevel=2,
     )
-    loop = policy.new_event_loop()
-    policy.set_event_loop(loop)
+    loop = core.new_event_loop()
+    _asyncio.set_current_loop(loop)
     return loop
 
 

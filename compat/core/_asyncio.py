@@ -1,0 +1,155 @@
+"""Everything compat takes from asyncio (and selectors) beyond their public API.
+
+asyncio changes its private names between minor versions (3.14 renamed the
+policy base class and deprecated the policy API, 3.15 added ``context=`` to
+``_make_socket_transport``). Each private name compat relies on is reached
+here and only here, and is listed in :data:`CONTRACT`, which
+tests/core/test_asyncio_contract.py checks on every interpreter: a change in
+asyncio breaks that one test with a message naming what moved.
+
+Rules: no event loop policy API on 3.14+ (deprecated, removed in 3.16); no
+``asyncio.iscoroutinefunction``.
+"""
+import asyncio
+import selectors
+import sys
+import warnings
+from asyncio import selector_events
+from typing import Any, Callable, Dict, Optional, Tuple
+
+__all__ = [
+    "CONTRACT",
+    "running_loop",
+    "current_loop",
+    "set_current_loop",
+    "policy_loop_factory",
+    "SocketTransport",
+    "DatagramTransport",
+    "transport_kwargs",
+    "ensure_fd_no_transport",
+    "call_connection_lost",
+    "selector_poller",
+    "selector_keys",
+]
+
+HAS_POLICIES_UNWARNED = sys.version_info < (3, 14)
+
+# The running loop of this thread or None, without raising: asyncio's own
+# fast accessor, exported for loop implementations since 3.7.
+running_loop: Callable[[], Optional[asyncio.AbstractEventLoop]] = asyncio._get_running_loop
+
+
+def set_current_loop(loop: Optional[asyncio.AbstractEventLoop]) -> None:
+    """Make ``loop`` this thread's current loop (public API, no policy)."""
+    asyncio.set_event_loop(loop)
+
+
+def current_loop() -> Optional[asyncio.AbstractEventLoop]:
+    """This thread's current (set) loop, without creating one or warning."""
+    if not HAS_POLICIES_UNWARNED:
+        # 3.14+: get_event_loop() no longer creates a loop; it returns the
+        # running or the set one, or raises.
+        try:
+            return asyncio.get_event_loop()
+        except RuntimeError:
+            return None
+    policy = asyncio.get_event_loop_policy()
+    local = getattr(policy, "_local", None)
+    if local is not None:
+        # The stdlib policies (and uvloop's) keep the loop here; reading it
+        # avoids their implicit creation and its warning on 3.12-3.13.
+        return getattr(local, "_loop", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            return policy.get_event_loop()  # type: ignore[no-any-return]
+        except RuntimeError:
+            return None
+
+
+def _installed_policy() -> Any:
+    """The event loop policy an application installed, without a warning;
+    None on interpreters without policies (3.16+)."""
+    if HAS_POLICIES_UNWARNED:
+        return asyncio.get_event_loop_policy()
+    getter = getattr(asyncio.events, "_get_event_loop_policy", None)  # 3.14, 3.15
+    return getter() if getter is not None else None
+
+
+def policy_loop_factory() -> Optional[Callable[[], asyncio.AbstractEventLoop]]:
+    """``new_event_loop`` of a non-default policy an application installed
+    (``uvloop.install()``, its own policy), else None.
+
+    Policies are not the documented way to pick a loop (loop factories are),
+    but programs that install one keep working on the versions that have them.
+    """
+    policy = _installed_policy()
+    if policy is None or type(policy).__module__.startswith("asyncio."):
+        return None
+    return policy.new_event_loop  # type: ignore[no-any-return]
+
+
+def policy_class(loop_factory: Callable[[], asyncio.AbstractEventLoop], name: str) -> type:
+    """An event loop policy class making ``loop_factory()`` loops, for programs
+    that still set policies (deprecated from 3.14; there are none on 3.16).
+    Touching the policy base class warns on 3.14+, as asyncio does."""
+    base = getattr(asyncio, "DefaultEventLoopPolicy", None)
+    if base is None:
+        raise AttributeError(f"{name}: this Python has no event loop policies; pass loop_factory= instead")
+    return type(name, (base,), {"_loop_factory": staticmethod(loop_factory), "__module__": "compat.aio"})
+
+
+# -- transports of the core's own loop ---------------------------------------
+
+SocketTransport: type = selector_events._SelectorSocketTransport  # type: ignore[attr-defined]
+DatagramTransport: type = selector_events._SelectorDatagramTransport  # type: ignore[attr-defined]
+
+
+def transport_kwargs(extra: Any, server: Any, kw: Dict[str, Any]) -> Dict[str, Any]:
+    """Keyword arguments for :data:`SocketTransport` from those
+    ``_make_socket_transport`` received (3.15 added ``context``)."""
+    return dict(kw, extra=extra, server=server)
+
+
+def ensure_fd_no_transport(loop: Any, sock: Any) -> None:
+    """3.12+ refuse a second transport on an fd; earlier versions did not check."""
+    check = getattr(loop, "_ensure_fd_no_transport", None)
+    if check is not None:
+        check(sock)
+
+
+def call_connection_lost(transport_cls: type, transport: Any, exc: Optional[BaseException]) -> None:
+    """Run the selector transport's final close step (connection_lost, socket close) now."""
+    transport_cls._call_connection_lost(transport, exc)  # type: ignore[attr-defined]
+
+
+# -- selectors ---------------------------------------------------------------
+
+
+def selector_poller(selector: selectors.BaseSelector) -> Any:
+    """The ``select.epoll``/``poll``/``devpoll``/``kqueue`` object under a
+    selectors selector, or None (SelectSelector has none)."""
+    return getattr(selector, "_selector", None)
+
+
+def selector_keys(selector: selectors.BaseSelector) -> Dict[int, selectors.SelectorKey]:
+    """The selector's live ``{fd: SelectorKey}`` dict (read on every poll)."""
+    return selector._fd_to_key  # type: ignore[attr-defined,no-any-return]
+
+
+# -- the contract ------------------------------------------------------------
+
+# (where, name, what compat needs of it): checked per interpreter by the
+# contract test, which fails naming the entry.
+CONTRACT: Tuple[Tuple[str, str, str], ...] = (
+    ("asyncio", "_get_running_loop", "callable returning the running loop or None"),
+    ("asyncio.selector_events", "_SelectorSocketTransport", "class; __init__(loop, sock, protocol, waiter, extra=, server=, **kw)"),
+    ("asyncio.selector_events", "_SelectorDatagramTransport", "class; __init__(loop, sock, protocol, address, waiter, extra)"),
+    ("asyncio.selector_events._SelectorTransport", "_call_connection_lost", "method(exc): calls connection_lost, closes the socket"),
+    ("asyncio.selector_events.BaseSelectorEventLoop", "_make_socket_transport", "method(sock, protocol, waiter=None, *, extra=None, server=None[, context=None])"),
+    ("asyncio.selector_events.BaseSelectorEventLoop", "_make_datagram_transport", "method(sock, protocol, address=None, waiter=None, extra=None)"),
+    ("selectors._BaseSelectorImpl", "_fd_to_key", "instance dict {fd: SelectorKey}"),
+    ("selectors.EpollSelector", "_selector", "instance select.epoll (poll/devpoll/kqueue on other selectors)"),
+    ("asyncio.events.BaseDefaultEventLoopPolicy", "_local", "3.9-3.13: thread-local with ._loop (read to avoid implicit creation)"),
+    ("asyncio.events", "_get_event_loop_policy", "3.14-3.15: the installed policy without a DeprecationWarning"),
+)
