@@ -28,17 +28,20 @@ What differs is underneath:
 import socket
 import weakref
 from collections import deque
+from threading import get_ident as _get_ident
 from typing import Any, Iterable, MutableMapping, Optional, Protocol, Union
 
 from compat import asyncore, core
 from compat.framing import TerminatorFraming, find_prefix_at_end
+
+# Whose map a channel is in decides whether a call may run here (see core.handed_to_serving_thread).
+_ChannelMap = core.ChannelMap
 
 __all__ = ["async_chat", "simple_producer", "find_prefix_at_end"]
 
 BytesLike = Union[bytes, bytearray, memoryview]
 
 _append = deque.append
-_ChannelMap = core.ChannelMap
 _appendleft = deque.appendleft
 _popleft = deque.popleft
 
@@ -258,8 +261,9 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
                 % type(data).__name__
             )
         m = self._map
-        # Inside its own handler it is surely in the serving thread.
-        if (m.__class__ is not _ChannelMap or m.server.current is not self) and core.handed_to_serving_thread(
+        # The serving thread goes on at once; any other is handed over
+        # (core.handed_to_serving_thread decides by thread identity too).
+        if (m.__class__ is not _ChannelMap or m.server.thread != _get_ident()) and core.handed_to_serving_thread(
             m, self.push, data
         ):
             return
@@ -279,8 +283,9 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
     def push_with_producer(self, producer: Union[Producer, BytesLike]) -> None:
         """Queue a producer (its ``more()`` gives data until b'') and start sending."""
         m = self._map
-        # Inside its own handler it is surely in the serving thread.
-        if (m.__class__ is not _ChannelMap or m.server.current is not self) and core.handed_to_serving_thread(
+        # The serving thread goes on at once; any other is handed over
+        # (core.handed_to_serving_thread decides by thread identity too).
+        if (m.__class__ is not _ChannelMap or m.server.thread != _get_ident()) and core.handed_to_serving_thread(
             m, self.push_with_producer, producer
         ):
             return
@@ -315,8 +320,9 @@ class async_chat(TerminatorFraming, asyncore.dispatcher):
     def initiate_send(self) -> None:
         """Send from the head of the queue once, as much as the socket takes."""
         m = self._map
-        # Inside its own handler it is surely in the serving thread.
-        if (m.__class__ is not _ChannelMap or m.server.current is not self) and core.handed_to_serving_thread(
+        # The serving thread goes on at once; any other is handed over
+        # (core.handed_to_serving_thread decides by thread identity too).
+        if (m.__class__ is not _ChannelMap or m.server.thread != _get_ident()) and core.handed_to_serving_thread(
             m, self.initiate_send
         ):
             return

@@ -26,10 +26,14 @@ from errno import (  # noqa: F401  (re-exported like asyncore did)
     EWOULDBLOCK,
     errorcode,
 )
+from threading import get_ident as _get_ident
 from typing import Any, MutableMapping, Optional, Tuple
 
 from compat import core
 from compat.core import ExitNow
+
+# Whose map a channel is in decides whether a call may run here (see core.handed_to_serving_thread).
+_ChannelMap = core.ChannelMap
 
 __all__ = [
     "ExitNow",
@@ -301,8 +305,13 @@ class dispatcher:
     def connect(self, address: Any) -> None:
         """Start a non-blocking connect; ``handle_connect`` runs when it completes."""
         self.connected = False
-        self.connecting = True
-        err = self.socket.connect_ex(address)
+        try:
+            err = self.socket.connect_ex(address)
+        finally:
+            # Set after the connect started: a loop serving this channel from
+            # another thread must not poll the socket before (see core's
+            # _unused_stream).
+            self.connecting = True
         if err in (EINPROGRESS, EALREADY, EWOULDBLOCK) or (err == EINVAL and os.name == "nt"):
             self.addr = address
             self._sync_interest()
@@ -490,7 +499,6 @@ def _set_nodelay(sock: Any) -> None:
             pass  # not connected yet on some platforms; harmless
 
 
-_ChannelMap = core.ChannelMap
 
 
 class dispatcher_with_send(dispatcher):
@@ -563,8 +571,9 @@ class dispatcher_with_send(dispatcher):
     def send(self, data: Any) -> None:  # type: ignore[override]
         """Queue ``data`` and send what the socket takes now (any thread)."""
         m = self._map
-        # Inside its own handler it is surely in the serving thread.
-        if (m.__class__ is not _ChannelMap or m.server.current is not self) and core.handed_to_serving_thread(
+        # The serving thread goes on at once; any other is handed over
+        # (core.handed_to_serving_thread decides by thread identity too).
+        if (m.__class__ is not _ChannelMap or m.server.thread != _get_ident()) and core.handed_to_serving_thread(
             m, self.send, data
         ):
             return

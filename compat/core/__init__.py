@@ -29,6 +29,7 @@ import selectors
 import select
 import socket
 import threading
+from threading import get_ident as _get_ident
 import warnings
 import weakref
 from typing import Any, Callable, Dict, List, MutableMapping, Optional, Set, Tuple
@@ -120,8 +121,9 @@ class ChannelMap(dict):
         dict.__setitem__(self, fd, obj)
         if old is not None and old is not obj:
             self.server.removed(fd, old)
-        if old is not obj:
-            self.server.added(fd, obj)
+        # Also when the same channel is added again: it may hold a new socket
+        # on a reused fd (reconnecting after closing its socket directly).
+        self.server.added(fd, obj)
 
     def __delitem__(self, fd: int) -> None:
         obj = dict.pop(self, fd)
@@ -235,10 +237,13 @@ def handed_to_serving_thread(map: MutableMapping[int, Any], call: Callable[..., 
 
     The serving thread owns the channels' buffers and fds: calls handed over
     run there in order, so data keeps its order and no fd is closed (and
-    reused) while that thread polls it.
+    reused) while that thread polls it. Decided by thread identity only
+    (:meth:`Server.other_thread_loop`).
     """
     server = map.server if type(map) is ChannelMap else server_of(map)  # type: ignore[attr-defined]
-    loop = server.other_thread_loop() if server is not None else None
+    if server is None or server.thread == _get_ident():
+        return False  # the common case, decided without another call
+    loop = server.other_thread_loop()
     if loop is None:
         return False
     loop.call_soon_threadsafe(call, *args)
@@ -296,6 +301,14 @@ _ET = getattr(select, "EPOLLET", 0)
 # (EPOLLPRI) goes to handle_expt_event only.
 _READ_BITS = _IN | _HUP
 _WRITE_BITS = _OUT | _HUP
+
+
+def _unused_stream(obj: Any) -> bool:
+    """A channel on a stream socket that neither connects nor listens."""
+    if obj.accepting or getattr(obj, "connecting", True):
+        return False
+    sock = getattr(obj, "socket", None)
+    return getattr(sock, "type", None) == socket.SOCK_STREAM
 
 
 class Server:
@@ -445,9 +458,12 @@ class Server:
             self._in_serving_thread(self._unregister, entry)
 
     def other_thread_loop(self) -> Optional[asyncio.AbstractEventLoop]:
-        """The loop serving this map, if it is running in another thread."""
+        """The loop serving this map, if it is running in another thread than
+        the caller's: the one thread-identity check of the core."""
+        if self.thread == _get_ident():
+            return None
         loop = self.loop
-        if loop is not None and self.thread != threading.get_ident() and loop.is_running():
+        if loop is not None and loop.is_running():
             return loop
         return None
 
@@ -469,6 +485,9 @@ class Server:
         old = self.entries.get(fd)
         if old is not None:
             if old.obj is obj:
+                # Registered anew: its socket may be a new one on the same fd
+                # number, which the poller does not know yet.
+                self._drop_interest(old)
                 self._mark(old)
                 return
             self._unregister(old)
@@ -509,10 +528,7 @@ class Server:
         entry = self.entries.get(fd)
         if entry is None or entry.obj is not obj:
             return
-        if self.current is obj:
-            self._mark(entry)  # inside its own handler: surely the serving thread
-        else:
-            self._in_serving_thread(self._mark, entry)
+        self._in_serving_thread(self._mark, entry)
 
     def _mark(self, entry: _Entry) -> None:
         """Queue ``entry`` to have its predicates asked before the next poll."""
@@ -531,6 +547,12 @@ class Server:
         # reading until the output is flushed (see dispatcher.recv).
         r = not not obj.readable() and not getattr(obj, "eof_received", False)
         w = not not obj.writable() and not obj.accepting
+        if (r or w) and not obj.connected and _unused_stream(obj):
+            # A TCP socket not yet connecting or listening polls as hung up;
+            # a channel made in another thread would be closed by that before
+            # its connect() (the serving loop wakes at once). connect() and
+            # listen() report the change.
+            r = w = False
         if r is entry.r and w is entry.w:
             return  # the common case after a handler: nothing changed
         # Here, not before every poll: a handle_read_event set on a served
@@ -613,6 +635,12 @@ class Server:
         if (entry.r or entry.w) and not entry.ticking and self.loop is not None:
             entry.ticking = True
             self.loop.call_soon(self._file_tick, entry)
+
+    def fd_taken(self, entry: _Entry) -> None:
+        """Another owner registered ``entry``'s fd: its socket is gone."""
+        entry.r = entry.w = False
+        if self.loop is not None:
+            self.loop.call_soon(self._invalid_fd, entry)
 
     def _invalid_fd(self, entry: _Entry) -> None:
         if self.entries.get(entry.fd) is entry:
@@ -787,7 +815,10 @@ class Server:
 # ---------------------------------------------------------------------------
 
 
-class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+_BaseSelector = selectors.DefaultSelector
+
+
+class HookedSelector(_BaseSelector):  # type: ignore[misc,valid-type]
     """The default selector, asking the overriding channels before each poll."""
 
     def __init__(self) -> None:
@@ -874,17 +905,37 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
         elif type(poller) is _EPOLL:
             mask = (_IN if r else 0) | (_OUT if w else 0) | _PRI
             if fd in channels:
-                poller.modify(fd, mask)
+                try:
+                    poller.modify(fd, mask)
+                except FileNotFoundError:
+                    # Its socket was closed behind the core's back (epoll
+                    # forgot it) and the fd number now names a new socket.
+                    poller.register(fd, mask)
             else:
                 poller.register(fd, mask)
             channels[fd] = entry
         else:
             events = (_READ if r else 0) | (_WRITE if w else 0)
             if fd in channels:
-                self.modify(fd, events, entry)
+                _BaseSelector.modify(self, fd, events, entry)
             else:
-                self.register(fd, events, entry)
+                _BaseSelector.register(self, fd, events, entry)
             channels[fd] = entry
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> Any:
+        """asyncio registers one of its fds. If a channel still holds that fd
+        number, the channel's socket was closed behind its back and the fd
+        reused: the channel goes (handle_close, as poll()'s POLLNVAL did), so
+        the new owner's events are not delivered to it (nor spin)."""
+        fd = fileobj if type(fileobj) is int else fileobj.fileno()
+        entry = self.channels.get(fd)
+        if entry is not None:
+            try:
+                self.drop_channel(fd)
+            except OSError:
+                pass  # the closed socket took its registration with it
+            entry.server.fd_taken(entry)
+        return _BaseSelector.register(self, fileobj, events, data)
 
     def drop_channel(self, fd: int) -> None:
         """Stop polling a channel's fd (before its socket closes)."""
@@ -894,7 +945,7 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
         if type(poller) is _EPOLL:
             poller.unregister(fd)
         else:
-            self.unregister(fd)
+            _BaseSelector.unregister(self, fd)
 
     def close(self) -> None:
         """Close the selector (the channels' registrations go with it)."""
