@@ -330,6 +330,7 @@ class Server:
         # served only the map passed to loop().
         self.muted = False
         self._resync_pending = False
+        self.invalid_fds: Set[int] = set()
         # On loops compat does not own, exceptional conditions (OOB data,
         # hang-up while not polled) have no add_reader twin: a private
         # edge-triggered epoll, itself a reader. Our own selector polls
@@ -482,6 +483,12 @@ class Server:
     def _register(self, fd: int, obj: Any) -> None:
         if type(fd) is not int:
             return  # a test double's fake fileno(): nothing the selector can poll
+        if fd < 0:
+            # Refused when loop() serves the map, as select() refused it.
+            self.invalid_fds.add(fd)
+            if self.run is not None:
+                self.check_fds()
+            return
         old = self.entries.get(fd)
         if old is not None:
             if old.obj is obj:
@@ -504,6 +511,16 @@ class Server:
         # predicates from add_channel, and subclasses set the attributes
         # their predicates read after dispatcher.__init__ returns.
         self._mark(entry)
+
+    def check_fds(self) -> None:
+        """Make loop() raise, as 3.11's did, for an entry at a negative fd."""
+        bad = [fd for fd in self.invalid_fds if fd in self.map]
+        self.invalid_fds = set(bad)
+        if bad:
+            exc = ValueError(f"file descriptor cannot be a negative integer ({bad[0]})")
+            if self.run is None:
+                raise exc
+            self._leave(exc)
 
     def _unregister(self, entry: _Entry) -> None:
         fd = entry.fd
@@ -787,12 +804,30 @@ class Server:
         if self._pri is None:
             self._pri = _EPOLL()
             self.loop.add_reader(self._pri.fileno(), self._on_pri)
+            self._detach_on_close(self.loop)
         try:
             self._pri.register(fd, _PRI | _ET)
         except FileExistsError:
             self._pri.modify(fd, _PRI | _ET)
         except OSError:
             pass  # e.g. a regular file: no exceptional condition to watch
+
+    def _detach_on_close(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Let go of ``loop`` (and close the side epoll) when it is closed:
+        a loop compat does not own (asyncio.run's) says so only there."""
+        original = loop.close
+        ref = weakref.ref(self)
+
+        def close() -> None:
+            server = ref()
+            if server is not None and server.loop is loop:
+                server.detach()
+            original()
+
+        try:
+            loop.close = close  # type: ignore[method-assign]
+        except AttributeError:
+            pass  # a loop type without instance attributes: closed on next use
 
     def _on_pri(self) -> None:
         pri = self._pri
@@ -828,6 +863,9 @@ class HookedSelector(_BaseSelector):  # type: ignore[misc,valid-type]
         self.servers: list = []
         # fd -> _Entry of the channels registered here (the rest are asyncio's).
         self.channels: Dict[int, _Entry] = {}
+        # > 0 while channel handlers run from select(): a loop()/poll() called
+        # then is a nested pass (serving.serve).
+        self.dispatching = 0
 
     def select(self, timeout: Optional[float] = None) -> Any:
         """Run every server's prepare hook, poll, dispatch channel events.
@@ -844,45 +882,49 @@ class HookedSelector(_BaseSelector):  # type: ignore[misc,valid-type]
         dispatched = False
         channels = self.channels
         fd_to_key = self._keys
-        for fd, event in self._poll(timeout):
-            entry = channels.get(fd)
-            if entry is None:
-                key = fd_to_key.get(fd)
-                if key is not None:  # else: unregistered earlier in this pass
-                    # Errors and hang-ups wake both directions, as selectors does.
-                    events = (event & _NOT_IN and _WRITE) | (event & _NOT_OUT and _READ)
-                    others.append((key, events & key.events))
-                continue
-            dispatched = True
-            if event != _IN:
-                # Writable, both, or an error/hang-up (which wakes both).
-                if entry.server.readwrite(entry, event):
-                    break  # loop() leaves; level-triggered events come back
-                continue
-            # Readable only: the common case, Server._dispatch and
-            # after_read inlined (this is the per-event hot path).
-            if not entry.r:
-                continue
-            server = entry.server
-            obj = entry.obj
-            server.current = obj
-            try:
-                if entry.reads and obj.connected and not obj.accepting:
-                    obj.handle_read()  # what the stock handle_read_event does
-                else:
-                    obj.handle_read_event()
-            except BaseException as exc:
+        self.dispatching += 1
+        try:
+            for fd, event in self._poll(timeout):
+                entry = channels.get(fd)
+                if entry is None:
+                    key = fd_to_key.get(fd)
+                    if key is not None:  # else: unregistered earlier in this pass
+                        # Errors and hang-ups wake both directions, as selectors does.
+                        events = (event & _NOT_IN and _WRITE) | (event & _NOT_OUT and _READ)
+                        others.append((key, events & key.events))
+                    continue
+                dispatched = True
+                if event != _IN:
+                    # Writable, both, or an error/hang-up (which wakes both).
+                    if entry.server.readwrite(entry, event):
+                        break  # loop() leaves; level-triggered events come back
+                    continue
+                # Readable only: the common case, Server._dispatch and
+                # after_read inlined (this is the per-event hot path).
+                if not entry.r:
+                    continue
+                server = entry.server
+                obj = entry.obj
+                server.current = obj
+                try:
+                    if entry.reads and obj.connected and not obj.accepting:
+                        obj.handle_read()  # what the stock handle_read_event does
+                    else:
+                        obj.handle_read_event()
+                except BaseException as exc:
+                    server.current = None
+                    if server.failed(obj, exc):
+                        break
                 server.current = None
-                if server.failed(obj, exc):
-                    break
-            server.current = None
-            # No predicate re-read (see after_read); TLS may hold
-            # decrypted bytes the fd will not poll readable for.
-            if entry.live:
-                if not entry.reads:
-                    server.after_read(entry)  # not a stock dispatcher: may lack .socket
-                elif type(obj.socket) is not _PlainSocket:
-                    server._read_pending(entry)
+                # No predicate re-read (see after_read); TLS may hold
+                # decrypted bytes the fd will not poll readable for.
+                if entry.live:
+                    if not entry.reads:
+                        server.after_read(entry)  # not a stock dispatcher: may lack .socket
+                    elif type(obj.socket) is not _PlainSocket:
+                        server._read_pending(entry)
+        finally:
+            self.dispatching -= 1
         if dispatched:
             for server in self.servers:
                 run = server.run
@@ -1041,24 +1083,44 @@ def _close_main_loops() -> None:
 # ---------------------------------------------------------------------------
 
 
+def _check_timeout(timeout: Any) -> float:
+    """asyncore.loop()'s timeout, refused as 3.11's select() refused it."""
+    if timeout is None:
+        return 30.0
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError("timeout must be a float or None")
+    if timeout != timeout:
+        raise ValueError("Invalid value NaN (not a number)")
+    if timeout < 0:
+        raise ValueError("timeout must be non-negative")
+    if timeout == math.inf:
+        raise OverflowError("timestamp out of range for platform time_t")
+    return float(timeout)
+
+
 def serve(map: MutableMapping[int, Any], timeout: float = 30.0, count: Optional[int] = None) -> None:
     """Serve ``map`` until it is empty, or for ``count`` passes.
 
     A pass waits up to ``timeout`` seconds for any channel of the map to be
-    ready and dispatches what is ready.
+    ready and dispatches what is ready. Called from a legacy channel's handler
+    on the core's loop (a nested ``loop()``/``poll()``, as 3.11 allowed), the
+    passes serve the legacy channels only; asyncio's callbacks wait for the
+    outer pass.
     """
-    if _asyncio.running_loop() is not None:
-        raise RuntimeError(
-            "asyncore.loop() called while an asyncio event loop is running in this "
-            "thread: the channels in the map are already being served by that loop; "
-            "await something (or use compat.run()) instead of calling loop()"
-        )
-    if timeout is None:
-        timeout = 30.0
-    elif not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be a number, not {type(timeout).__name__}")
-    if count is not None and not isinstance(count, (int, float)):
+    timeout = _check_timeout(timeout)
+    if count is not None and (isinstance(count, bool) or not isinstance(count, (int, float))):
         raise TypeError(f"count must be a number or None, not {type(count).__name__}")
+    running = _asyncio.running_loop()
+    if running is not None:
+        selector = getattr(running, "compat_selector", None)
+        if selector is None or not selector.dispatching:
+            raise RuntimeError(
+                "asyncore.loop() called while an asyncio event loop is running in this "
+                "thread: the channels in the map are already being served by that loop; "
+                "await something (or use compat.run()) instead of calling loop()"
+            )
+        _serve_nested(selector, map, timeout, count)
+        return
     if not map:
         return
     loop = thread_loop()
@@ -1069,9 +1131,9 @@ def serve(map: MutableMapping[int, Any], timeout: float = 30.0, count: Optional[
         server.thread = threading.get_ident()
         if not isinstance(map, ChannelMap):
             server.reconcile()
-    timeout = max(float(timeout), 0.0)
     run = _Run(pass_mode=count is not None)
     server.run = run
+    server.check_fds()
     muted = [s for s in list(_attached) if s is not server and s.loop is loop and s.entries and not s.muted]
     for other in muted:
         other.mute()
@@ -1092,9 +1154,42 @@ def serve(map: MutableMapping[int, Any], timeout: float = 30.0, count: Optional[
             other.unmute()
         if not isinstance(map, ChannelMap):
             server.detach()  # a plain map is served only while loop() runs over it
-    if run.exc is not None:
-        exc, run.exc = run.exc, None
-        raise exc
+    _reraise(run)
+
+
+def _reraise(run: _Run) -> None:
+    """Raise what made loop() leave, keeping no reference to it here: a frame
+    holding its own traceback would keep the handler's locals (an accepted
+    socket, say) alive until the garbage collector runs."""
+    exc, run.exc = run.exc, None
+    if exc is not None:
+        try:
+            raise exc
+        finally:
+            exc = None
+
+
+def _serve_nested(selector: "HookedSelector", map: MutableMapping[int, Any], timeout: float, count: Optional[int]) -> None:
+    """loop()/poll() from inside a legacy handler: poll and dispatch channel
+    events right here. asyncio's own ready fds are left for the outer pass
+    (the poll is level-triggered, they are reported again)."""
+    if not map:
+        return
+    loop = _asyncio.running_loop()
+    server = _server_for(map)
+    if server.loop is not loop:
+        server.attach(loop)  # type: ignore[arg-type]
+    outer, run = server.run, _Run(pass_mode=False)
+    server.run = run
+    try:
+        server.check_fds()
+        passes = 0
+        while map and run.exc is None and (count is None or passes < count):
+            selector.select(timeout)
+            passes += 1
+    finally:
+        server.run = outer
+    _reraise(run)
 
 
 def _run_until_empty(server: Server, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
