@@ -44,13 +44,18 @@ def set_current_loop(loop: Optional[asyncio.AbstractEventLoop]) -> None:
     asyncio.set_event_loop(loop)
 
 
+# asyncio's own get_event_loop, kept before compat.install() replaces the
+# public name with one that falls back to current_loop() (no recursion).
+_stock_get_event_loop: Callable[[], asyncio.AbstractEventLoop] = asyncio.events.get_event_loop
+
+
 def current_loop() -> Optional[asyncio.AbstractEventLoop]:
     """This thread's current (set) loop, without creating one or warning."""
     if not HAS_POLICIES_UNWARNED:
         # 3.14+: get_event_loop() no longer creates a loop; it returns the
         # running or the set one, or raises.
         try:
-            return asyncio.get_event_loop()
+            return _stock_get_event_loop()
         except RuntimeError:
             return None
     policy = asyncio.get_event_loop_policy()
