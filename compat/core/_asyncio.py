@@ -11,6 +11,7 @@ Rules: no event loop policy API on 3.14+ (deprecated, removed in 3.16); no
 ``asyncio.iscoroutinefunction``.
 """
 import asyncio
+import inspect
 import selectors
 import sys
 import warnings
@@ -23,6 +24,8 @@ __all__ = [
     "current_loop",
     "set_current_loop",
     "policy_loop_factory",
+    "mark_coroutine_function",
+    "bind_loop",
     "SocketTransport",
     "DatagramTransport",
     "transport_kwargs",
@@ -104,6 +107,29 @@ def policy_class(loop_factory: Callable[[], asyncio.AbstractEventLoop], name: st
     return type(name, (base,), {"_loop_factory": staticmethod(loop_factory), "__module__": "compat.aio"})
 
 
+# -- the legacy runtime (compat.install()) ------------------------------------
+
+
+def mark_coroutine_function(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Make a plain function returning a coroutine pass as a coroutine function
+    (``inspect`` from 3.12; before, asyncio's own marker)."""
+    marker = getattr(inspect, "markcoroutinefunction", None)
+    if marker is not None:
+        return marker(func)  # type: ignore[no-any-return]
+    func._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
+    return func
+
+
+def bind_loop(obj: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Bind a Queue/Lock/Event/Condition/Semaphore to ``loop`` now, as 3.7's
+    ``loop=`` did (3.10+ bind on first use; using it from another loop then
+    fails with asyncio's own error). A Condition's own lock is bound too."""
+    obj._loop = loop
+    lock = getattr(obj, "_lock", None) if isinstance(obj, asyncio.Condition) else None
+    if isinstance(lock, asyncio.Lock) and lock._loop is None:  # type: ignore[attr-defined]
+        lock._loop = loop  # type: ignore[attr-defined]
+
+
 # -- transports of the core's own loop ---------------------------------------
 
 SocketTransport: type = selector_events._SelectorSocketTransport  # type: ignore[attr-defined]
@@ -157,4 +183,7 @@ CONTRACT: Tuple[Tuple[str, str, str], ...] = (
     ("selectors.EpollSelector", "_selector", "instance select.epoll (poll/devpoll/kqueue on other selectors)"),
     ("asyncio.events.BaseDefaultEventLoopPolicy", "_local", "3.9-3.13: thread-local with ._loop (read to avoid implicit creation)"),
     ("asyncio.events", "_get_event_loop_policy", "3.14-3.15: the installed policy without a DeprecationWarning"),
+    ("asyncio.coroutines", "_is_coroutine", "3.9-3.11: marker object asyncio.iscoroutinefunction recognises (mark_coroutine_function)"),
+    ("asyncio.mixins._LoopBoundMixin", "_loop", "3.10+: class attribute None, the loop bound on first use (bind_loop)"),
+    ("asyncio.locks.Condition", "_lock", "instance attribute: the Condition's own Lock (bind_loop)"),
 )
