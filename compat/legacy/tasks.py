@@ -91,10 +91,10 @@ def legacy_task_class(base: type) -> type:
         if loop is None:
             loop = asyncio.get_event_loop()
         tasks = set(asyncio.all_tasks(loop))
-        # asyncio keeps no public record of finished tasks; every task refers
-        # to its loop, so the garbage collector finds them (a scan of the heap:
-        # this legacy call is made at shutdown, not per request).
-        for obj in gc.get_referrers(loop):
+        # asyncio keeps no public record of finished tasks; the garbage
+        # collector tracks every live one (a scan of the heap: this legacy
+        # call is made at shutdown, not per request).
+        for obj in gc.get_objects():
             if isinstance(obj, base) and obj.get_loop() is loop:
                 tasks.add(obj)
         return tasks
