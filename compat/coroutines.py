@@ -17,6 +17,8 @@ creates a real ``types.CoroutineType`` object:
 The one thing given up: an *undecorated* plain generator cannot
 ``yield from`` the result (the interpreter refuses coroutine objects there);
 decorate such helpers with ``compat.coroutine`` or ``types.coroutine``.
+(``asyncio.coroutine`` as ``compat.install()`` restores it lifts this, at the
+cost of a wrapper call: see compat/legacy/decorator.py.)
 """
 import functools
 import inspect
@@ -109,7 +111,11 @@ def iscoroutinefunction(func: Any) -> bool:
     """True for ``async def`` functions, ``compat.coroutine`` ones and asyncio-marked ones."""
     if inspect.iscoroutinefunction(func):
         return True
-    # The old decorator's marker; only possible if asyncio was ever imported.
-    asyncio_coroutines = sys.modules.get("asyncio.coroutines")
-    marker = getattr(asyncio_coroutines, "_is_coroutine", None)
-    return marker is not None and getattr(func, "_is_coroutine", None) is marker
+    if sys.version_info >= (3, 14):
+        # asyncio's own marker went with asyncio.iscoroutinefunction (deprecated
+        # in 3.14); inspect.markcoroutinefunction (3.12+) is what marks now.
+        return False
+    # The old decorator's marker, which inspect does not read; only possible
+    # if asyncio was ever imported.
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and bool(asyncio.iscoroutinefunction(func))

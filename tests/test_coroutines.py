@@ -4,6 +4,7 @@ import collections.abc
 import functools
 import gc
 import inspect
+import sys
 import traceback
 import types
 
@@ -11,6 +12,9 @@ import pytest
 
 import compat
 from compat.coroutines import coroutine, iscoroutinefunction
+
+# Deprecated in 3.14, removed in 3.16: checked only where it is not deprecated.
+ASYNCIO_ISCOROUTINEFUNCTION = sys.version_info < (3, 14)
 
 TIMEOUT = 10
 
@@ -67,13 +71,15 @@ def test_iscoroutinefunction_for_every_form():
         return 1
 
     for func in (add_later, plain):
-        assert asyncio.iscoroutinefunction(func)
+        if ASYNCIO_ISCOROUTINEFUNCTION:
+            assert asyncio.iscoroutinefunction(func)
         assert iscoroutinefunction(func)
         assert inspect.iscoroutinefunction(func)
     assert not iscoroutinefunction(len)
     assert not iscoroutinefunction(lambda: None)
 
 
+@pytest.mark.skipif(not ASYNCIO_ISCOROUTINEFUNCTION, reason="asyncio's marker is deprecated with asyncio.iscoroutinefunction")
 def test_iscoroutinefunction_reads_the_asyncio_marker():
     def marked():
         pass
@@ -154,7 +160,9 @@ def test_methods_static_and_bound():
             return "bound"
 
     bound = coroutine(Plain().gen)
-    assert asyncio.iscoroutinefunction(bound)
+    assert iscoroutinefunction(bound) and inspect.iscoroutinefunction(bound)
+    if ASYNCIO_ISCOROUTINEFUNCTION:
+        assert asyncio.iscoroutinefunction(bound)
     assert run(bound()) == "bound"
 
 

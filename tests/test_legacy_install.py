@@ -118,7 +118,7 @@ def test_asyncio_coroutine_is_restored(clean):
             yield from asyncio.sleep(0)
             return x * 2
 
-    assert asyncio.iscoroutinefunction(legacy_style)
+    assert compat.iscoroutinefunction(legacy_style)  # asyncio.iscoroutinefunction is deprecated in 3.14
     assert "coroutine" in asyncio.__all__
     assert asyncio.run(asyncio.wait_for(legacy_style(21), TIMEOUT)) == 42
     compat.uninstall()

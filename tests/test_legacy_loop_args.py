@@ -47,7 +47,7 @@ def add(x, y):
 
 def test_coroutine_functions_stay_coroutine_functions():
     for name in ("sleep", "wait_for", "open_connection", "start_server", "wait"):
-        assert asyncio.iscoroutinefunction(getattr(asyncio, name)), name
+        assert compat.iscoroutinefunction(getattr(asyncio, name)), name
 
 
 def test_sleep_and_wait_for_with_loop(loop):
