@@ -237,3 +237,32 @@ def test_decorated_call_outside_a_plain_generator_is_a_native_coroutine():
     assert isinstance(coro, types.CoroutineType)
     coro.close()
     assert compat.iscoroutinefunction(legacy)
+
+
+def test_what_a_plain_generator_gets_is_still_a_coroutine_for_asyncio():
+    def leaf_gen(x):
+        yield from asyncio.sleep(0)
+        return x
+
+    leaf = _legacy(leaf_gen)
+
+    def plain(box):
+        # not yielded from here: handed to asyncio, awaited elsewhere
+        box.append(leaf(1))
+        box.append(asyncio.ensure_future(leaf(2)))
+        return (yield from leaf(3))
+
+    async def main():
+        box = []
+        gen = plain(box)
+        three = await _drive_plain(gen)
+        handed, task = box
+        assert asyncio.iscoroutine(handed)
+        return await handed, await task, three
+
+    assert run(main()) == (1, 2, 3)
+
+
+@compat.coroutine
+def _drive_plain(gen):
+    return (yield from gen)

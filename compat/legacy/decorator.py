@@ -8,7 +8,9 @@ generator").  The decorator installed as ``asyncio.coroutine`` therefore looks
 at its caller: called from a plain generator, it hands back the coroutine
 inside a :class:`GeneratorCompatible`, which such a generator can
 ``yield from`` and which asyncio still takes as a coroutine; called from
-anywhere else, the native coroutine itself.
+anywhere else, the native coroutine itself.  The price is a wrapper call and
+a frame lookup per call, paid only by code run under ``install()``;
+``compat.coroutine`` itself stays wrapper-free.
 """
 import functools
 import inspect
@@ -24,7 +26,9 @@ __all__ = ["GeneratorCompatible", "legacy_coroutine"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_CO_GENERATOR = inspect.CO_GENERATOR
 _KIND_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
+get_frame = sys._getframe
 
 
 class GeneratorCompatible:
@@ -72,14 +76,16 @@ def legacy_coroutine(func: F) -> F:
     if native is func or not isinstance(native, types.FunctionType):
         return native  # async def (unchanged) or a bound method
 
-    get_frame = sys._getframe
-
     @functools.wraps(native)
     def call(*args: Any, **kwargs: Any) -> Any:
         coro = native(*args, **kwargs)
-        if get_frame(1).f_code.co_flags & _KIND_FLAGS == inspect.CO_GENERATOR:
-            return GeneratorCompatible(coro)
-        return coro
+        try:
+            flags = get_frame(1).f_code.co_flags
+        except ValueError:  # called straight from C, with no Python frame above
+            return coro
+        if flags & _KIND_FLAGS != _CO_GENERATOR:
+            return coro
+        return GeneratorCompatible(coro)
 
     # Not a wrapper for tools that unwrap (pytest would find a generator function).
     del call.__wrapped__
