@@ -90,12 +90,12 @@ def legacy_task_class(base: type) -> type:
         warn_legacy("Task.all_tasks() was removed in Python 3.9; use asyncio.all_tasks()")
         if loop is None:
             loop = asyncio.get_event_loop()
-        tasks = set(asyncio.all_tasks(loop))
+        tasks: Set[Any] = set(asyncio.all_tasks(loop))
         # asyncio keeps no public record of finished tasks; the garbage
         # collector tracks every live one (a scan of the heap: this legacy
         # call is made at shutdown, not per request).
         for obj in gc.get_objects():
-            if isinstance(obj, base) and obj.get_loop() is loop:
+            if isinstance(obj, base) and obj.get_loop() is loop:  # type: ignore[attr-defined]
                 tasks.add(obj)
         return tasks
 

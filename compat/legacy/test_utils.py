@@ -105,10 +105,12 @@ class TestLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         if advance:
             self._compat_time += advance
 
-    def call_at(self, when: float, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+    def call_at(  # type: ignore[override]
+        self, when: float, callback: Callable[..., Any], *args: Any, context: Any = None
+    ) -> asyncio.TimerHandle:
         """Schedule as usual; the deadline goes to the time generator."""
         self._compat_deadlines.append(when)
-        return super().call_at(when, callback, *args, **kwargs)
+        return super().call_at(when, callback, *args, context=context)
 
     def _compat_clock_wait(self, timeout: Optional[float]) -> None:
         deadlines, self._compat_deadlines = self._compat_deadlines, []
