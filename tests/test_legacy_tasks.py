@@ -220,9 +220,11 @@ def test_plain_generator_given_to_run_until_complete_and_ensure_future():
                 task = asyncio.ensure_future(plain(6))
                 gathered = asyncio.gather(plain(7), plain(8))
                 direct = asyncio.Task(plain(9))
-            return await task, await gathered, await direct
+            with pytest.warns(LegacyWarning):
+                done, _ = await asyncio.wait([plain(10)])
+            return await task, await gathered, await direct, [t.result() for t in done]
 
-        assert loop.run_until_complete(asyncio.wait_for(main(), TIMEOUT)) == (6, [7, 8], 9)
+        assert loop.run_until_complete(asyncio.wait_for(main(), TIMEOUT)) == (6, [7, 8], 9, [10])
     finally:
         loop.close()
 

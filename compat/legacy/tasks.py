@@ -44,6 +44,11 @@ def from_generator(obj: Any) -> Any:
     return obj
 
 
+def _is_coroutine(obj: Any) -> bool:
+    """A coroutine, or a generator (which legacy code passed as one)."""
+    return asyncio.iscoroutine(obj) or isinstance(obj, types.GeneratorType)
+
+
 def legacy_async(coro_or_future: Any, *, loop: Optional[asyncio.AbstractEventLoop] = None) -> Any:
     """``asyncio.async()``: the pre-3.4.4 name of ``ensure_future()``."""
     warn_legacy("asyncio.async() was removed in Python 3.7; use asyncio.ensure_future()")
@@ -120,7 +125,7 @@ async def _wait_scheduled(original: Callable[..., Any], fs: Set[Any], loop: Any,
     if loop is not MISSING and loop is not None:
         check_running_loop("wait", loop)
     running = asyncio.get_running_loop()
-    futures = {asyncio.ensure_future(f, loop=running) if asyncio.iscoroutine(f) else f for f in fs}
+    futures = {asyncio.ensure_future(from_generator(f), loop=running) if _is_coroutine(f) else f for f in fs}
     return await original(futures, **kwargs)
 
 
@@ -136,7 +141,7 @@ def _wait(original: Callable[..., Any]) -> Callable[..., Any]:
         if asyncio.isfuture(fs) or asyncio.iscoroutine(fs):
             return original(fs, timeout=timeout, return_when=return_when)  # asyncio's own error
         fs = set(fs)
-        if any(asyncio.iscoroutine(f) for f in fs):
+        if any(_is_coroutine(f) for f in fs):
             warn_legacy(
                 "asyncio.wait() on bare coroutines was removed in Python 3.11; "
                 "wrap each in asyncio.ensure_future()"
