@@ -111,11 +111,10 @@ def iscoroutinefunction(func: Any) -> bool:
     """True for ``async def`` functions, ``compat.coroutine`` ones and asyncio-marked ones."""
     if inspect.iscoroutinefunction(func):
         return True
-    if sys.version_info >= (3, 14):
-        # asyncio's own marker went with asyncio.iscoroutinefunction (deprecated
-        # in 3.14); inspect.markcoroutinefunction (3.12+) is what marks now.
+    # The marker of the old decorator (and of mocks before 3.12), which
+    # inspect does not read; only possible if asyncio was ever imported.
+    if "asyncio" not in sys.modules:
         return False
-    # The old decorator's marker, which inspect does not read; only possible
-    # if asyncio was ever imported.
-    asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and bool(asyncio.iscoroutinefunction(func))
+    from compat.core._asyncio import has_coroutine_marker
+
+    return has_coroutine_marker(func)

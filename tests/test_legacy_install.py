@@ -172,3 +172,23 @@ def test_patcher_restores_absent_and_present():
     patch.restore()
     assert Target.present == 1 and not hasattr(Target, "absent")
     assert store == {"kept": 1}
+
+
+def test_legacy_runtime_uses_no_policy_api_or_private_asyncio_names():
+    # 3.16 removes the policy API; asyncio's private names are reached only
+    # through compat/core/_asyncio.py, whose contract test checks them.
+    import re
+    from pathlib import Path
+
+    forbidden = re.compile(
+        r"get_event_loop_policy|set_event_loop_policy|DefaultEventLoopPolicy|AbstractEventLoopPolicy"
+        r"|asyncio\.iscoroutinefunction|asyncio(\.\w+)*\._(?!_)\w+|\bfrom asyncio(\.\w+)* import _"
+    )
+    package = Path(compat.__file__).parent
+    offenders = []
+    for path in sorted((package / "legacy").glob("*.py")) + [package / "coroutines.py"]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if forbidden.search(code) and not code.strip().startswith(('"', "'", "``", "*")):
+                offenders.append(f"{path.name}:{number}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)

@@ -26,6 +26,7 @@ __all__ = [
     "policy_loop_factory",
     "mark_coroutine_function",
     "bind_loop",
+    "has_coroutine_marker",
     "SocketTransport",
     "DatagramTransport",
     "transport_kwargs",
@@ -120,6 +121,14 @@ def mark_coroutine_function(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def has_coroutine_marker(func: Any) -> bool:
+    """Whether *func* carries asyncio's old coroutine-function marker (set by
+    ``@asyncio.coroutine`` of 3.9/3.10 and by mocks before 3.12), which
+    ``inspect.iscoroutinefunction`` does not read."""
+    marker = getattr(asyncio.coroutines, "_is_coroutine", None)
+    return marker is not None and getattr(func, "_is_coroutine", None) is marker
+
+
 def bind_loop(obj: Any, loop: asyncio.AbstractEventLoop) -> None:
     """Bind a Queue/Lock/Event/Condition/Semaphore to ``loop`` now, as 3.7's
     ``loop=`` did (3.10+ bind on first use; using it from another loop then
@@ -183,7 +192,7 @@ CONTRACT: Tuple[Tuple[str, str, str], ...] = (
     ("selectors.EpollSelector", "_selector", "instance select.epoll (poll/devpoll/kqueue on other selectors)"),
     ("asyncio.events.BaseDefaultEventLoopPolicy", "_local", "3.9-3.13: thread-local with ._loop (read to avoid implicit creation)"),
     ("asyncio.events", "_get_event_loop_policy", "3.14-3.15: the installed policy without a DeprecationWarning"),
-    ("asyncio.coroutines", "_is_coroutine", "3.9-3.11: marker object asyncio.iscoroutinefunction recognises (mark_coroutine_function)"),
+    ("asyncio.coroutines", "_is_coroutine", "3.9-3.11 (read up to 3.15 if present): marker object asyncio.iscoroutinefunction recognises (mark_coroutine_function, has_coroutine_marker)"),
     ("asyncio.mixins._LoopBoundMixin", "_loop", "3.10+: class attribute None, the loop bound on first use (bind_loop)"),
     ("asyncio.locks.Condition", "_lock", "instance attribute: the Condition's own Lock (bind_loop)"),
 )
