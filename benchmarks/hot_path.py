@@ -99,7 +99,7 @@ def build(kind: str, impl: str):  # type: ignore[no-untyped-def]
         loop = core.thread_loop()
         server = core._server_for(channel_map)
         server.attach(loop)
-        select_once = loop._selector.select  # type: ignore[attr-defined]
+        select_once = loop.compat_selector.select  # type: ignore[attr-defined]
 
         def one_pass() -> None:
             select_once(0)

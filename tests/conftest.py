@@ -53,7 +53,7 @@ def selector_polls(monkeypatch: pytest.MonkeyPatch) -> list:
     """
     from compat import core
 
-    selector = core.thread_loop()._selector  # type: ignore[attr-defined]
+    selector = core.thread_loop().compat_selector  # type: ignore[attr-defined]
     polls: list = []
     real_poll = selector._poll
 

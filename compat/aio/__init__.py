@@ -15,7 +15,7 @@ served all the same, but only the servers and transports made through this
 module (or passed to :func:`track`) are in the map.
 """
 import asyncio
-from typing import Any, Coroutine, Optional, TypeVar
+from typing import Any, Callable, Coroutine, Optional, TypeVar
 
 from compat import core
 from compat.aio.handoff import adopt_protocol, adopt_stream, closed, start_legacy_server, write_producer
@@ -23,11 +23,12 @@ from compat.aio.terminator import TerminatorProtocol, find_prefix_at_end
 from compat.aio.track import PendingChannel, track
 from compat.core.external import AsyncioChannel, ServerChannel, TransportChannel
 from compat.core import _asyncio
-from compat.core.loop import CoreEventLoop
+from compat.core.loop import CoreEventLoop, new_uvloop_event_loop
 
 __all__ = [
     "run",
     "new_event_loop",
+    "new_uvloop_event_loop",
     "CoreEventLoop",
     "adopt_protocol",
     "adopt_stream",
@@ -61,23 +62,35 @@ def __getattr__(name: str) -> Any:
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
-    """A new loop as the core makes one: a :class:`CoreEventLoop`, or the policy's (uvloop)."""
+    """A new :class:`CoreEventLoop`: a loop factory for ``asyncio.run(main(),
+    loop_factory=compat.aio.new_event_loop)``, ``asyncio.Runner`` and :func:`run`.
+
+    (A program that installed an event loop policy, e.g. ``uvloop.install()``,
+    gets that policy's loop, on the Pythons that still have policies.)
+    """
     return core.new_event_loop()
 
 
-def run(main: Coroutine[Any, Any, T], *, debug: Optional[bool] = None) -> T:
+def run(
+    main: Coroutine[Any, Any, T],
+    *,
+    debug: Optional[bool] = None,
+    loop_factory: Optional[Callable[[], asyncio.AbstractEventLoop]] = None,
+) -> T:
     """Run ``main`` on a new core loop, then serve the shared map until it is empty.
 
     Like ``asyncio.run``, plus: legacy channels already in the map are served
     from the start, every asyncio server and transport is in the map, and it
     returns only once ``main`` is done and the map is empty (as
     ``asyncore.loop()`` would). Remaining tasks are cancelled at the end.
+    ``loop_factory`` picks the loop (default :func:`new_event_loop`; uvloop:
+    :func:`new_uvloop_event_loop`).
     """
-    if asyncio._get_running_loop() is not None:
+    if _asyncio.running_loop() is not None:
         raise RuntimeError("compat.run() cannot be called from a running event loop")
     if not asyncio.iscoroutine(main):
         raise TypeError(f"a coroutine was expected, got {main!r}")
-    loop = new_event_loop()
+    loop = (loop_factory or new_event_loop)()
     try:
         asyncio.set_event_loop(loop)
         if debug is not None:

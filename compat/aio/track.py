@@ -5,7 +5,7 @@ import asyncio
 import socket
 from typing import Any, List, MutableMapping, Optional
 
-from compat.core import external
+from compat.core import _asyncio, external
 from compat.core.external import AsyncioChannel
 
 __all__ = ["PendingChannel", "track"]
@@ -50,7 +50,7 @@ def track(obj: Any, loop: Optional[asyncio.AbstractEventLoop] = None) -> List[As
     ``connection_lost`` runs.
     """
     if loop is None:
-        loop = asyncio._get_running_loop()
+        loop = _asyncio.running_loop()
     if loop is None:
         get_loop = getattr(obj, "get_loop", None)
         loop = get_loop() if get_loop is not None else getattr(obj, "_loop", None)

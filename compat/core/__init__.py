@@ -201,7 +201,7 @@ def notify_added(map: MutableMapping[int, Any], fd: int, obj: Any) -> None:
         return
     server = server_of(map)
     if server is None:
-        if asyncio._get_running_loop() is None:
+        if _asyncio.running_loop() is None:
             return
         server = _server_for(map)  # mixed mode: a private map inside asyncio code
     server.added(fd, obj)
@@ -342,7 +342,7 @@ class Server:
         self.loop = loop
         self.thread = threading.get_ident()
         _attached.add(self)
-        selector = getattr(loop, "_selector", None)
+        selector = getattr(loop, "compat_selector", None)
         self.hooked = isinstance(selector, HookedSelector)
         if self.hooked:
             selector.servers.append(self)
@@ -394,7 +394,7 @@ class Server:
     def _usable_loop(self) -> Optional[asyncio.AbstractEventLoop]:
         """The loop to register on now, moving to a running loop if needed."""
         loop = self.loop
-        running = asyncio._get_running_loop()
+        running = _asyncio.running_loop()
         if running is not None and running is not loop:
             if loop is None or loop.is_closed() or not loop.is_running():
                 self.attach(running)
@@ -792,6 +792,8 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
 
     def __init__(self) -> None:
         super().__init__()
+        self._poller = _asyncio.selector_poller(self)
+        self._keys = _asyncio.selector_keys(self)
         self.servers: list = []
         # fd -> _Entry of the channels registered here (the rest are asyncio's).
         self.channels: Dict[int, _Entry] = {}
@@ -810,7 +812,7 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
         others = []
         dispatched = False
         channels = self.channels
-        fd_to_key = self._fd_to_key  # type: ignore[attr-defined]
+        fd_to_key = self._keys
         for fd, event in self._poll(timeout):
             entry = channels.get(fd)
             if entry is None:
@@ -866,7 +868,7 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
         """
         fd = entry.fd
         channels = self.channels
-        poller = self._selector  # type: ignore[attr-defined]
+        poller = self._poller
         if not (r or w):
             self.drop_channel(fd)
         elif type(poller) is _EPOLL:
@@ -888,7 +890,7 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
         """Stop polling a channel's fd (before its socket closes)."""
         if self.channels.pop(fd, None) is None:
             return
-        poller = self._selector  # type: ignore[attr-defined]
+        poller = self._poller
         if type(poller) is _EPOLL:
             poller.unregister(fd)
         else:
@@ -901,7 +903,7 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
 
     def _poll(self, timeout: Optional[float]) -> Any:
         """``(fd, epoll-style event mask)`` pairs of one poll."""
-        poller = self._selector  # type: ignore[attr-defined]
+        poller = self._poller
         if type(poller) is not _EPOLL:
             return [
                 (key.fd, (_IN if events & _READ else 0) | (_OUT if events & _WRITE else 0))
@@ -916,7 +918,7 @@ class HookedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
         else:
             timeout = math.ceil(timeout * 1e3) * 1e-3
         try:
-            return poller.poll(timeout, len(self._fd_to_key) + len(self.channels) or 1)  # type: ignore[attr-defined]
+            return poller.poll(timeout, len(self._keys) + len(self.channels) or 1)
         except InterruptedError:
             return ()
 
@@ -961,7 +963,7 @@ def _current_loop() -> Optional[asyncio.AbstractEventLoop]:
 
 def thread_loop() -> asyncio.AbstractEventLoop:
     """This thread's loop: the running one, the current one, or a new one."""
-    running = asyncio._get_running_loop()
+    running = _asyncio.running_loop()
     if running is not None:
         return running
     loop = _current_loop()
@@ -994,7 +996,7 @@ def serve(map: MutableMapping[int, Any], timeout: float = 30.0, count: Optional[
     A pass waits up to ``timeout`` seconds for any channel of the map to be
     ready and dispatches what is ready.
     """
-    if asyncio._get_running_loop() is not None:
+    if _asyncio.running_loop() is not None:
         raise RuntimeError(
             "asyncore.loop() called while an asyncio event loop is running in this "
             "thread: the channels in the map are already being served by that loop; "

@@ -24,14 +24,12 @@ __all__ = [
     "current_loop",
     "set_current_loop",
     "policy_loop_factory",
+    "policy_class",
     "mark_coroutine_function",
     "bind_loop",
     "has_coroutine_marker",
-    "SocketTransport",
-    "DatagramTransport",
-    "transport_kwargs",
-    "ensure_fd_no_transport",
-    "call_connection_lost",
+    "TransportHookLoop",
+    "close_now",
     "selector_poller",
     "selector_keys",
 ]
@@ -141,14 +139,72 @@ def bind_loop(obj: Any, loop: asyncio.AbstractEventLoop) -> None:
 
 # -- transports of the core's own loop ---------------------------------------
 
-SocketTransport: type = selector_events._SelectorSocketTransport  # type: ignore[attr-defined]
-DatagramTransport: type = selector_events._SelectorDatagramTransport  # type: ignore[attr-defined]
+
+class _HookedTransport:
+    """A selector transport that tells its loop before its socket closes.
+
+    ``compat_before_close`` (set by the loop) runs just before
+    ``connection_lost`` and the socket's close: the fd number can be reused by
+    the kernel at once after that.
+    """
+
+    compat_before_close: Optional[Callable[[], None]] = None
+    _compat_lost = False
+
+    def _call_connection_lost(self, exc: Optional[BaseException]) -> None:
+        if self._compat_lost:
+            return  # close_now() already finished the close
+        self._compat_lost = True
+        before = self.compat_before_close
+        if before is not None:
+            before()
+        super()._call_connection_lost(exc)  # type: ignore[misc]
 
 
-def transport_kwargs(extra: Any, server: Any, kw: Dict[str, Any]) -> Dict[str, Any]:
-    """Keyword arguments for :data:`SocketTransport` from those
-    ``_make_socket_transport`` received (3.15 added ``context``)."""
-    return dict(kw, extra=extra, server=server)
+class _SocketTransport(_HookedTransport, selector_events._SelectorSocketTransport):  # type: ignore[misc,name-defined]
+    pass
+
+
+class _DatagramTransport(_HookedTransport, selector_events._SelectorDatagramTransport):  # type: ignore[misc,name-defined]
+    pass
+
+
+def close_now(transport: Any) -> bool:
+    """Close a transport of a :class:`TransportHookLoop` at once: unsent
+    output is dropped and ``connection_lost`` runs before this returns (a loop
+    that never runs again would otherwise leave the socket open). False for
+    other transports, which are only asked to close."""
+    if not isinstance(transport, _HookedTransport):
+        return False
+    if transport._compat_lost:
+        return True
+    if transport.get_write_buffer_size():  # type: ignore[attr-defined]
+        transport.abort()  # type: ignore[attr-defined]
+    else:
+        transport.close()  # type: ignore[attr-defined]
+    transport._call_connection_lost(None)
+    return True
+
+
+class TransportHookLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
+    """asyncio's selector loop calling :meth:`compat_transport_made` for
+    every socket and datagram transport it makes (accepted ones included)."""
+
+    def compat_transport_made(self, transport: Any, sock: Any) -> None:
+        """Override: ``transport`` now owns ``sock``."""
+
+    def _make_socket_transport(self, sock: Any, protocol: Any, waiter: Any = None, **kw: Any) -> Any:
+        # **kw: extra and server everywhere; context from 3.15 on.
+        ensure_fd_no_transport(self, sock)
+        transport = _SocketTransport(self, sock, protocol, waiter, **kw)
+        self.compat_transport_made(transport, sock)
+        return transport
+
+    def _make_datagram_transport(self, sock: Any, protocol: Any, address: Any = None, waiter: Any = None, extra: Any = None) -> Any:
+        ensure_fd_no_transport(self, sock)
+        transport = _DatagramTransport(self, sock, protocol, address, waiter, extra)
+        self.compat_transport_made(transport, sock)
+        return transport
 
 
 def ensure_fd_no_transport(loop: Any, sock: Any) -> None:
@@ -156,11 +212,6 @@ def ensure_fd_no_transport(loop: Any, sock: Any) -> None:
     check = getattr(loop, "_ensure_fd_no_transport", None)
     if check is not None:
         check(sock)
-
-
-def call_connection_lost(transport_cls: type, transport: Any, exc: Optional[BaseException]) -> None:
-    """Run the selector transport's final close step (connection_lost, socket close) now."""
-    transport_cls._call_connection_lost(transport, exc)  # type: ignore[attr-defined]
 
 
 # -- selectors ---------------------------------------------------------------
@@ -188,6 +239,7 @@ CONTRACT: Tuple[Tuple[str, str, str], ...] = (
     ("asyncio.selector_events._SelectorTransport", "_call_connection_lost", "method(exc): calls connection_lost, closes the socket"),
     ("asyncio.selector_events.BaseSelectorEventLoop", "_make_socket_transport", "method(sock, protocol, waiter=None, *, extra=None, server=None[, context=None])"),
     ("asyncio.selector_events.BaseSelectorEventLoop", "_make_datagram_transport", "method(sock, protocol, address=None, waiter=None, extra=None)"),
+    ("asyncio.selector_events.BaseSelectorEventLoop", "_ensure_fd_no_transport", "3.12+: method(sock) raising if a transport owns its fd"),
     ("selectors._BaseSelectorImpl", "_fd_to_key", "instance dict {fd: SelectorKey}"),
     ("selectors.EpollSelector", "_selector", "instance select.epoll (poll/devpoll/kqueue on other selectors)"),
     ("asyncio.events.BaseDefaultEventLoopPolicy", "_local", "3.9-3.13: thread-local with ._loop (read to avoid implicit creation)"),

@@ -16,9 +16,9 @@ import socket
 import threading
 from typing import Any, Dict, List, MutableMapping, Optional, Tuple
 
-from compat.core import shared_map
+from compat.core import _asyncio, shared_map
 
-__all__ = ["AsyncioChannel", "ServerChannel", "TransportChannel", "map_for", "track_server", "track_transport", "hook_connection_lost"]
+__all__ = ["AsyncioChannel", "ServerChannel", "TransportChannel", "map_for", "track_server", "track_transport", "track_protocol", "hook_connection_lost"]
 
 
 def map_for(loop: asyncio.AbstractEventLoop) -> Optional[MutableMapping[int, Any]]:
@@ -108,7 +108,7 @@ def _wake(fut: "asyncio.Future[Any]") -> None:
     loop = fut.get_loop()
     if loop.is_closed():
         return
-    if asyncio._get_running_loop() is loop:
+    if _asyncio.running_loop() is loop:
         if not fut.done():
             fut.set_result(None)
     else:
@@ -170,10 +170,7 @@ class TransportChannel(AsyncioChannel):
         socket is closed, so nothing is left half-open if the loop never runs
         again (``close_all()`` then ``loop()`` returning at once).
         """
-        close_now = getattr(self.transport, "compat_close_now", None)
-        if close_now is not None:
-            close_now()
-        else:
+        if not _asyncio.close_now(self.transport):
             self.transport.close()
         self.leave()
 
@@ -195,11 +192,10 @@ def track_server(server: Any, loop: asyncio.AbstractEventLoop) -> List[AsyncioCh
     original_close = server.close
 
     def close() -> None:
-        try:
-            original_close()
-        finally:
-            for entry in entries:
-                entry.leave()
+        # Out of the map before the sockets close (their fds are reused at once).
+        for entry in entries:
+            entry.leave()
+        original_close()
 
     try:
         server.close = close
@@ -238,8 +234,30 @@ def track_transport(transport: Any, loop: asyncio.AbstractEventLoop) -> Optional
     entry = TransportChannel(transport, sock.fileno(), map)
     protocol = transport.get_protocol()
     hook_connection_lost(protocol, entry.leave)
+    try:
+        transport._compat_entries = [entry]
+    except AttributeError:
+        pass  # a C transport (uvloop): track() may be asked twice, harmlessly
     entry.enter()
     return entry
+
+
+def track_protocol(protocol: Any, loop: asyncio.AbstractEventLoop) -> bool:
+    """Put the transport ``protocol`` is given into the map when it gets it
+    (loops that make transports where compat cannot hook, such as uvloop's).
+    False when the protocol's methods cannot be wrapped (``__slots__``)."""
+    original = protocol.connection_made
+
+    def connection_made(transport: asyncio.BaseTransport) -> None:
+        if getattr(transport, "_compat_entries", None) is None:
+            track_transport(transport, loop)
+        original(transport)
+
+    try:
+        protocol.connection_made = connection_made
+    except AttributeError:
+        return False
+    return True
 
 
 def hook_connection_lost(protocol: Any, callback: Any) -> None:

@@ -1,137 +1,133 @@
-"""The event loop class the core creates when no loop is set for a thread.
+"""The core's loops: every asyncio server and transport they make is a
+channel in the shared map (a :mod:`compat.core.external` entry), which leaves
+the map just before its socket closes.
 
-Besides the prepare hook (overriding channels are asked their predicates
-right before each poll), this loop puts every asyncio server and transport it
-makes into the shared map, as :mod:`compat.core.external` entries, and takes
-them out just before their sockets close.
+- :class:`CoreEventLoop`: asyncio's selector loop on :class:`HookedSelector`
+  (overriding channels are asked their predicates right before each poll).
+- :func:`new_uvloop_event_loop`: uvloop's loop, tracking through the public
+  loop API (its transports are made in C, out of reach).
+
+Both are loop factories: ``asyncio.run(main(), loop_factory=...)``,
+``asyncio.Runner(loop_factory=...)``, ``compat.run(main(), loop_factory=...)``.
 """
 import asyncio
-import sys
 import weakref
-from asyncio import selector_events
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Optional
 
-from compat.core.external import AsyncioChannel, ServerChannel, TransportChannel, map_for
-from compat.core import HookedSelector
+from compat.core import HookedSelector, _asyncio
+from compat.core.external import AsyncioChannel, TransportChannel, map_for, track_protocol, track_server
 
-__all__ = ["CoreEventLoop"]
-
-# 3.12 started refusing a second transport on an fd inside the factory.
-_CHECKS_FD = sys.version_info >= (3, 12)
+__all__ = ["CoreEventLoop", "new_uvloop_event_loop"]
 
 
-class _TrackedMixin:
-    """Transport side of the tracking: leave the map before the socket closes."""
+class _SharedMapServers:
+    """Servers join the shared map; what is left of them leaves on close()."""
 
-    compat_entry: Optional[TransportChannel] = None
-    _compat_lost = False
-
-    def _call_connection_lost(self, exc: Optional[BaseException]) -> None:
-        if self._compat_lost:
-            return  # compat_close_now() already finished the close
-        self._compat_lost = True
-        entry = self.compat_entry
-        if entry is not None:
-            entry.leave()
-        super()._call_connection_lost(exc)  # type: ignore[misc]
-
-    def compat_close_now(self) -> None:
-        """Close at once: unsent output is dropped, ``connection_lost`` runs now."""
-        if self._compat_lost:
-            return
-        if self.get_write_buffer_size():  # type: ignore[attr-defined]
-            self.abort()  # type: ignore[attr-defined]
-        else:
-            self.close()  # type: ignore[attr-defined]
-        # close()/abort() only scheduled it; a loop that never runs again
-        # would leave the socket open.
-        self._call_connection_lost(None)
-
-
-class TrackedSocketTransport(_TrackedMixin, selector_events._SelectorSocketTransport):  # type: ignore[misc,name-defined]
-    """asyncio's stream transport, with a map entry."""
-
-
-class TrackedDatagramTransport(_TrackedMixin, selector_events._SelectorDatagramTransport):  # type: ignore[misc,name-defined]
-    """asyncio's datagram transport, with a map entry."""
-
-
-class CoreEventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
-    """asyncio's selector loop whose servers and transports are channels in the shared map."""
-
-    def __init__(self) -> None:
-        super().__init__(HookedSelector())
+    def _compat_init(self) -> None:
         # Weak: an entry that left the map goes with its transport.
         self._compat_entries: "weakref.WeakSet[AsyncioChannel]" = weakref.WeakSet()
-        self._compat_servers: Dict[int, ServerChannel] = {}
 
-    # -- transports ----------------------------------------------------------
-
-    def _make_socket_transport(self, sock: Any, protocol: Any, waiter: Any = None, *, extra: Any = None, server: Any = None) -> Any:
-        if _CHECKS_FD:
-            self._ensure_fd_no_transport(sock)
-        transport = TrackedSocketTransport(self, sock, protocol, waiter, extra, server)
-        self._compat_track(transport, sock)
-        return transport
-
-    def _make_datagram_transport(self, sock: Any, protocol: Any, address: Any = None, waiter: Any = None, extra: Any = None) -> Any:
-        if _CHECKS_FD:
-            self._ensure_fd_no_transport(sock)
-        transport = TrackedDatagramTransport(self, sock, protocol, address, waiter, extra)
-        self._compat_track(transport, sock)
-        return transport
-
-    def _compat_track(self, transport: Any, sock: Any) -> None:
-        map = map_for(self)
-        if map is None:
-            return
-        entry = TransportChannel(transport, sock.fileno(), map)
-        transport.compat_entry = entry
-        transport._compat_entries = [entry]
-        self._compat_entries.add(entry)
-        entry.enter()
-
-    # -- servers -------------------------------------------------------------
-
-    async def create_server(self, *args: Any, **kw: Any) -> Any:  # type: ignore[override]
-        """``asyncio``'s create_server; the server's sockets join the shared map."""
-        server = await super().create_server(*args, **kw)
-        self._compat_track_server(server)
-        return server
-
-    async def create_unix_server(self, *args: Any, **kw: Any) -> Any:  # type: ignore[override]
-        """``asyncio``'s create_unix_server; the server's socket joins the shared map."""
-        server = await super().create_unix_server(*args, **kw)
-        self._compat_track_server(server)
-        return server
-
-    def _compat_track_server(self, server: Any) -> None:
-        map = map_for(self)
-        if map is None:
-            return
-        entries = []
-        for sock in server.sockets or ():
-            entry = ServerChannel(server, sock, map)
-            self._compat_servers[entry.fileno()] = entry
+    def _compat_server(self, server: Any) -> Any:
+        for entry in track_server(server, self):  # type: ignore[arg-type]
             self._compat_entries.add(entry)
-            entries.append(entry)
-            entry.enter()
-        server._compat_entries = entries
+        return server
 
-    def _stop_serving(self, sock: Any) -> None:
-        # Server.close() comes here for each listening socket, before closing it.
-        entry = self._compat_servers.pop(sock.fileno(), None)
-        if entry is not None:
-            self._compat_entries.discard(entry)
-            entry.leave()
-        super()._stop_serving(sock)
+    async def create_server(self, *args: Any, **kw: Any) -> Any:
+        """``asyncio``'s create_server; the server's sockets join the shared map."""
+        return self._compat_server(await super().create_server(*args, **kw))  # type: ignore[misc]
 
-    # -- closing -------------------------------------------------------------
+    async def create_unix_server(self, *args: Any, **kw: Any) -> Any:
+        """``asyncio``'s create_unix_server; the server's socket joins the shared map."""
+        return self._compat_server(await super().create_unix_server(*args, **kw))  # type: ignore[misc]
 
     def close(self) -> None:
         """Close the loop; what it still owned leaves the shared map."""
         for entry in list(self._compat_entries):
             entry.leave()
         self._compat_entries.clear()
-        self._compat_servers.clear()
-        super().close()
+        super().close()  # type: ignore[misc]
+
+
+class CoreEventLoop(_SharedMapServers, _asyncio.TransportHookLoop):
+    """asyncio's selector loop whose servers and transports are channels in the shared map."""
+
+    def __init__(self) -> None:
+        selector = HookedSelector()
+        super().__init__(selector)
+        # The core finds its selector here (no private attribute of asyncio).
+        self.compat_selector = selector
+        self._compat_init()
+
+    def compat_transport_made(self, transport: Any, sock: Any) -> None:
+        """Every socket and datagram transport (accepted ones too) joins the map."""
+        map = map_for(self)
+        if map is None:
+            return
+        entry = TransportChannel(transport, sock.fileno(), map)
+        transport.compat_before_close = entry.leave
+        transport._compat_entries = [entry]
+        self._compat_entries.add(entry)
+        entry.enter()
+
+
+def _tracked_factory(loop: asyncio.AbstractEventLoop, factory: Callable[[], Any]) -> Callable[[], Any]:
+    def make() -> Any:
+        protocol = factory()
+        # A protocol with __slots__ cannot be hooked: its transport stays out
+        # of the map (its server, if any, is in it).
+        track_protocol(protocol, loop)
+        return protocol
+
+    return make
+
+
+def _uvloop_class() -> type:
+    import uvloop
+
+    class UVCoreEventLoop(_SharedMapServers, uvloop.Loop):  # type: ignore[misc,valid-type,name-defined]
+        """uvloop's loop whose servers and transports are channels in the shared map."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._compat_init()
+
+        async def create_server(self, protocol_factory: Any, *args: Any, **kw: Any) -> Any:  # type: ignore[override]
+            """``create_server``; the server and each connection join the shared map."""
+            return await super().create_server(_tracked_factory(self, protocol_factory), *args, **kw)
+
+        async def create_unix_server(self, protocol_factory: Any, *args: Any, **kw: Any) -> Any:  # type: ignore[override]
+            """``create_unix_server``; the server and each connection join the shared map."""
+            return await super().create_unix_server(_tracked_factory(self, protocol_factory), *args, **kw)
+
+        async def create_connection(self, protocol_factory: Any, *args: Any, **kw: Any) -> Any:
+            """``create_connection``; the transport joins the shared map."""
+            return await super().create_connection(_tracked_factory(self, protocol_factory), *args, **kw)
+
+        async def create_unix_connection(self, protocol_factory: Any, *args: Any, **kw: Any) -> Any:
+            """``create_unix_connection``; the transport joins the shared map."""
+            return await super().create_unix_connection(_tracked_factory(self, protocol_factory), *args, **kw)
+
+        async def connect_accepted_socket(self, protocol_factory: Any, *args: Any, **kw: Any) -> Any:
+            """``connect_accepted_socket``; the transport joins the shared map."""
+            return await super().connect_accepted_socket(_tracked_factory(self, protocol_factory), *args, **kw)
+
+        async def create_datagram_endpoint(self, protocol_factory: Any, *args: Any, **kw: Any) -> Any:
+            """``create_datagram_endpoint``; the transport joins the shared map."""
+            return await super().create_datagram_endpoint(_tracked_factory(self, protocol_factory), *args, **kw)
+
+    return UVCoreEventLoop
+
+
+_uv_class: Optional[type] = None
+
+
+def new_uvloop_event_loop() -> asyncio.AbstractEventLoop:
+    """A new uvloop loop whose servers and transports join the shared map
+    (a loop factory; needs ``pip install 'compat[uvloop]'``)."""
+    global _uv_class
+    if _uv_class is None:
+        try:
+            _uv_class = _uvloop_class()
+        except ImportError as exc:
+            raise RuntimeError("new_uvloop_event_loop() needs uvloop: pip install uvloop") from exc
+    return _uv_class()  # type: ignore[no-any-return]
