@@ -192,3 +192,25 @@ def test_legacy_runtime_uses_no_policy_api_or_private_asyncio_names():
             if forbidden.search(code) and not code.strip().startswith(('"', "'", "``", "*")):
                 offenders.append(f"{path.name}:{number}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_submodule_spellings_of_coroutine_and_async(clean):
+    had_coroutine = hasattr(asyncio.coroutines, "coroutine")
+    compat.install()
+    try:
+        from asyncio.coroutines import coroutine
+
+        assert hasattr(asyncio.tasks, "async")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+
+            @coroutine
+            def legacy_style():
+                yield from asyncio.sleep(0)
+                return "ok"
+
+        assert asyncio.run(asyncio.wait_for(legacy_style(), TIMEOUT)) == "ok"
+    finally:
+        compat.uninstall()
+    assert hasattr(asyncio.coroutines, "coroutine") == had_coroutine
+    assert not hasattr(asyncio.tasks, "async")
