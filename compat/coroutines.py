@@ -17,6 +17,8 @@ creates a real ``types.CoroutineType`` object:
 The one thing given up: an *undecorated* plain generator cannot
 ``yield from`` the result (the interpreter refuses coroutine objects there);
 decorate such helpers with ``compat.coroutine`` or ``types.coroutine``.
+(``asyncio.coroutine`` as ``compat.install()`` restores it lifts this, at the
+cost of a wrapper call: see compat/legacy/decorator.py.)
 """
 import functools
 import inspect
@@ -109,7 +111,10 @@ def iscoroutinefunction(func: Any) -> bool:
     """True for ``async def`` functions, ``compat.coroutine`` ones and asyncio-marked ones."""
     if inspect.iscoroutinefunction(func):
         return True
-    # The old decorator's marker; only possible if asyncio was ever imported.
-    asyncio_coroutines = sys.modules.get("asyncio.coroutines")
-    marker = getattr(asyncio_coroutines, "_is_coroutine", None)
-    return marker is not None and getattr(func, "_is_coroutine", None) is marker
+    # The marker of the old decorator (and of mocks before 3.12), which
+    # inspect does not read; only possible if asyncio was ever imported.
+    if "asyncio" not in sys.modules:
+        return False
+    from compat.core._asyncio import has_coroutine_marker
+
+    return has_coroutine_marker(func)

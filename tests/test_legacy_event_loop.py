@@ -1,14 +1,24 @@
 """get_event_loop() while installed: gives a loop when none is set (the 3.14 case)."""
 import asyncio
+import sys
 import threading
 
 import pytest
 
 import compat
+from compat.core import _asyncio
 from compat.legacy.event_loop import get_event_loop
 from compat.legacy.warning import LegacyWarning
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# compat's own DeprecationWarning/PendingDeprecationWarning/RuntimeWarning
+# fail the test (LegacyWarning, which install() exists to give, excepted).
+COMPAT_WARNINGS_FAIL = [
+    pytest.mark.filterwarnings(r"error::DeprecationWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings(r"error::PendingDeprecationWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings(r"error::RuntimeWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings("ignore::compat.legacy.warning.LegacyWarning"),
+]
+pytestmark = COMPAT_WARNINGS_FAIL
 
 TIMEOUT = 10
 
@@ -16,31 +26,12 @@ TIMEOUT = 10
 @pytest.fixture
 def no_current_loop():
     """No loop set before; whatever the test sets is closed and unset after."""
-    policy = asyncio.get_event_loop_policy()
-    policy.set_event_loop(None)
-    yield policy
-    loop = getattr(policy._local, "_loop", None)
+    asyncio.set_event_loop(None)
+    yield
+    loop = _asyncio.current_loop()
     if loop is not None:
         loop.close()
-    policy.set_event_loop(None)
-
-
-class Python314Policy(asyncio.AbstractEventLoopPolicy):
-    """A policy with get_event_loop() as documented for 3.14: raises when none is set."""
-
-    def __init__(self):
-        self.loop = None
-
-    def get_event_loop(self):
-        if self.loop is None:
-            raise RuntimeError("There is no current event loop")
-        return self.loop
-
-    def set_event_loop(self, loop):
-        self.loop = loop
-
-    def new_event_loop(self):
-        return asyncio.SelectorEventLoop()
+    asyncio.set_event_loop(None)
 
 
 def test_installed_as_asyncio_get_event_loop():
@@ -64,7 +55,7 @@ def test_makes_and_sets_a_loop_when_none_is_set(no_current_loop):
 
 def test_current_loop_is_returned_without_warning(no_current_loop, recwarn):
     loop = asyncio.new_event_loop()
-    no_current_loop.set_event_loop(loop)
+    asyncio.set_event_loop(loop)
     assert get_event_loop() is loop
     assert not [w for w in recwarn if issubclass(w.category, LegacyWarning)]
 
@@ -83,7 +74,26 @@ def test_after_asyncio_run_a_loop_is_given_again(no_current_loop):
     assert not loop.is_closed()
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="3.14+ raise by themselves (the tests above)")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_with_a_policy_that_raises_like_python_314():
+    class Python314Policy(asyncio.AbstractEventLoopPolicy):
+        """get_event_loop() as documented for 3.14: raises when none is set."""
+
+        def __init__(self):
+            self.loop = None
+
+        def get_event_loop(self):
+            if self.loop is None:
+                raise RuntimeError("There is no current event loop")
+            return self.loop
+
+        def set_event_loop(self, loop):
+            self.loop = loop
+
+        def new_event_loop(self):
+            return asyncio.SelectorEventLoop()
+
     policy = Python314Policy()
     old = asyncio.get_event_loop_policy()
     asyncio.set_event_loop_policy(policy)
@@ -118,7 +128,8 @@ def test_module_level_legacy_script_shape(no_current_loop):
     # loop = get_event_loop(); Future(); gather(); run_until_complete(); close()
     compat.install()
     try:
-        loop = asyncio.get_event_loop()
+        with pytest.warns(LegacyWarning):
+            loop = asyncio.get_event_loop()
         fut = asyncio.Future()
         loop.call_soon(fut.set_result, "f")
         both = asyncio.gather(fut, asyncio.sleep(0, "s"))

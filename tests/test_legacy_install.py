@@ -12,7 +12,15 @@ from compat import legacy
 from compat.legacy.patch import Patcher
 from compat.legacy.warning import LegacyWarning
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# compat's own DeprecationWarning/PendingDeprecationWarning/RuntimeWarning
+# fail the test (LegacyWarning, which install() exists to give, excepted).
+COMPAT_WARNINGS_FAIL = [
+    pytest.mark.filterwarnings(r"error::DeprecationWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings(r"error::PendingDeprecationWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings(r"error::RuntimeWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings("ignore::compat.legacy.warning.LegacyWarning"),
+]
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), *COMPAT_WARNINGS_FAIL]
 
 TIMEOUT = 10
 
@@ -118,7 +126,7 @@ def test_asyncio_coroutine_is_restored(clean):
             yield from asyncio.sleep(0)
             return x * 2
 
-    assert asyncio.iscoroutinefunction(legacy_style)
+    assert compat.iscoroutinefunction(legacy_style)  # asyncio.iscoroutinefunction is deprecated in 3.14
     assert "coroutine" in asyncio.__all__
     assert asyncio.run(asyncio.wait_for(legacy_style(21), TIMEOUT)) == 42
     compat.uninstall()
@@ -172,3 +180,45 @@ def test_patcher_restores_absent_and_present():
     patch.restore()
     assert Target.present == 1 and not hasattr(Target, "absent")
     assert store == {"kept": 1}
+
+
+def test_legacy_runtime_uses_no_policy_api_or_private_asyncio_names():
+    # 3.16 removes the policy API; asyncio's private names are reached only
+    # through compat/core/_asyncio.py, whose contract test checks them.
+    import re
+    from pathlib import Path
+
+    forbidden = re.compile(
+        r"get_event_loop_policy|set_event_loop_policy|DefaultEventLoopPolicy|AbstractEventLoopPolicy"
+        r"|asyncio\.iscoroutinefunction|asyncio(\.\w+)*\._(?!_)\w+|\bfrom asyncio(\.\w+)* import _"
+    )
+    package = Path(compat.__file__).parent
+    offenders = []
+    for path in sorted((package / "legacy").glob("*.py")) + [package / "coroutines.py"]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if forbidden.search(code) and not code.strip().startswith(('"', "'", "``", "*")):
+                offenders.append(f"{path.name}:{number}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_submodule_spellings_of_coroutine_and_async(clean):
+    had_coroutine = hasattr(asyncio.coroutines, "coroutine")
+    compat.install()
+    try:
+        from asyncio.coroutines import coroutine
+
+        assert hasattr(asyncio.tasks, "async")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+
+            @coroutine
+            def legacy_style():
+                yield from asyncio.sleep(0)
+                return "ok"
+
+        assert asyncio.run(asyncio.wait_for(legacy_style(), TIMEOUT)) == "ok"
+    finally:
+        compat.uninstall()
+    assert hasattr(asyncio.coroutines, "coroutine") == had_coroutine
+    assert not hasattr(asyncio.tasks, "async")

@@ -6,7 +6,15 @@ import pytest
 import compat
 from compat.legacy.warning import LegacyWarning
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# compat's own DeprecationWarning/PendingDeprecationWarning/RuntimeWarning
+# fail the test (LegacyWarning, which install() exists to give, excepted).
+COMPAT_WARNINGS_FAIL = [
+    pytest.mark.filterwarnings(r"error::DeprecationWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings(r"error::PendingDeprecationWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings(r"error::RuntimeWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings("ignore::compat.legacy.warning.LegacyWarning"),
+]
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), *COMPAT_WARNINGS_FAIL]
 
 TIMEOUT = 10
 KINDS = [asyncio.Lock, asyncio.Condition, asyncio.Semaphore, asyncio.BoundedSemaphore]

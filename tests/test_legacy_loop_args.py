@@ -7,7 +7,15 @@ import pytest
 import compat
 from compat.legacy.warning import LegacyWarning
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# compat's own DeprecationWarning/PendingDeprecationWarning/RuntimeWarning
+# fail the test (LegacyWarning, which install() exists to give, excepted).
+COMPAT_WARNINGS_FAIL = [
+    pytest.mark.filterwarnings(r"error::DeprecationWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings(r"error::PendingDeprecationWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings(r"error::RuntimeWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings("ignore::compat.legacy.warning.LegacyWarning"),
+]
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), *COMPAT_WARNINGS_FAIL]
 
 TIMEOUT = 10
 PATCHED = sys.version_info >= (3, 10)  # 3.9 still takes loop= natively
@@ -47,7 +55,7 @@ def add(x, y):
 
 def test_coroutine_functions_stay_coroutine_functions():
     for name in ("sleep", "wait_for", "open_connection", "start_server", "wait"):
-        assert asyncio.iscoroutinefunction(getattr(asyncio, name)), name
+        assert compat.iscoroutinefunction(getattr(asyncio, name)), name
 
 
 def test_sleep_and_wait_for_with_loop(loop):
@@ -316,3 +324,71 @@ def test_loop_none_is_accepted_and_warned(loop):
         return asyncio.Lock(loop=None)
 
     assert isinstance(run(loop, main()), asyncio.Lock)
+
+
+# -- submodule spellings (asyncio.tasks.sleep, asyncio.streams.start_server, ...) --
+
+
+def test_submodule_spellings_take_loop(loop):
+    async def main():
+        slept = await asyncio.tasks.sleep(0, "s", loop=loop)
+        waited = await asyncio.tasks.wait_for(add(1, 1), TIMEOUT, loop=loop)
+        gathered = await asyncio.tasks.gather(add(1, 2), add(2, 2), loop=loop)
+        shielded = await asyncio.tasks.shield(add(2, 3), loop=loop)
+        completed = [await f for f in asyncio.tasks.as_completed([add(3, 3)], loop=loop)]
+        done, _ = await asyncio.tasks.wait([add(3, 4)], loop=loop)
+        lock = asyncio.locks.Lock(loop=loop)
+        event = asyncio.locks.Event(loop=loop)
+        semaphore = asyncio.locks.BoundedSemaphore(2, loop=loop)
+        queue = asyncio.queues.Queue(loop=loop)
+        lifo = asyncio.queues.LifoQueue(loop=loop)
+        async with lock, semaphore:
+            event.set()
+            await event.wait()
+            await queue.put(8)
+            await lifo.put(9)
+        return [slept, waited, gathered, shielded, completed, [t.result() for t in done], await queue.get(), await lifo.get()]
+
+    assert run(loop, main()) == ["s", 2, [3, 4], 5, [6], [7], 8, 9]
+
+
+def test_submodule_spelling_checks_the_loop(loop, other_loop):
+    if not PATCHED:
+        pytest.skip("3.9 checks loop= itself, with its own error")
+    with pytest.raises(MISMATCH):
+        run(loop, asyncio.tasks.sleep(0, loop=other_loop))
+
+
+def test_streams_submodule_server_and_client_take_loop(loop):
+    async def handle(reader, writer):
+        writer.write((await reader.readline()).upper())
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server = await asyncio.streams.start_server(handle, "127.0.0.1", 0, loop=loop)
+        try:
+            port = server.sockets[0].getsockname()[1]
+            reader, writer = await asyncio.streams.open_connection("127.0.0.1", port, loop=loop)
+            writer.write(b"hello\n")
+            line = await reader.readline()
+            writer.close()
+            await writer.wait_closed()
+            return line
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    assert run(loop, main()) == b"HELLO\n"
+
+
+def test_submodule_spellings_are_restored_by_uninstall():
+    patched = asyncio.tasks.sleep
+    compat.uninstall()
+    assert asyncio.tasks.sleep is asyncio.sleep
+    if PATCHED:
+        assert patched is not asyncio.tasks.sleep
+        assert asyncio.streams.start_server.__module__ == "asyncio.streams"
+        with pytest.raises(TypeError):
+            asyncio.tasks.sleep(0, loop=None)
+    compat.install()  # the fixture uninstalls

@@ -4,7 +4,19 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 import compat
+
+# compat's own DeprecationWarning/PendingDeprecationWarning/RuntimeWarning
+# fail the test (LegacyWarning, which install() exists to give, excepted).
+COMPAT_WARNINGS_FAIL = [
+    pytest.mark.filterwarnings(r"error::DeprecationWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings(r"error::PendingDeprecationWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings(r"error::RuntimeWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings("ignore::compat.legacy.warning.LegacyWarning"),
+]
+pytestmark = COMPAT_WARNINGS_FAIL
 
 TIMEOUT = 60
 
@@ -73,3 +85,39 @@ def test_each_legacy_use_warns_once_at_the_scripts_line(tmp_path):
     if sys.version_info >= (3, 10):  # 3.9 takes loop= itself (its own warning)
         expected |= {5, 10}
     assert expected <= lines, done.stderr
+
+
+AFTER_RUN = textwrap.dedent(
+    """\
+    import asyncio
+
+    async def answer():
+        return 42
+
+    asyncio.run(answer())  # leaves no current loop
+    loop = asyncio.get_event_loop()
+    print(loop.run_until_complete(answer()))
+    asyncio.set_event_loop(None)
+    loop = asyncio.get_event_loop()
+    print(loop.run_until_complete(asyncio.gather(answer(), answer())))
+    loop.close()
+    """
+)
+
+
+def test_module_level_get_event_loop_after_run_and_set_event_loop_none(tmp_path):
+    # 3.14 raises RuntimeError in both places; 3.8 gave a new loop.
+    path = tmp_path / "after_run.py"
+    path.write_text(AFTER_RUN)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(compat.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run(
+        [sys.executable, "-m", "compat", "run", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env,
+        cwd=str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["42", "[42, 42]"]

@@ -1,12 +1,23 @@
 """asyncio.async via getattr, Task.current_task()/all_tasks(), asyncio.wait() of bare coroutines."""
 import asyncio
+import sys
+import types
+from contextlib import nullcontext
 
 import pytest
 
 import compat
 from compat.legacy.warning import LegacyWarning
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# compat's own DeprecationWarning/PendingDeprecationWarning/RuntimeWarning
+# fail the test (LegacyWarning, which install() exists to give, excepted).
+COMPAT_WARNINGS_FAIL = [
+    pytest.mark.filterwarnings(r"error::DeprecationWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings(r"error::PendingDeprecationWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings(r"error::RuntimeWarning:compat(\..*)?$"),
+    pytest.mark.filterwarnings("ignore::compat.legacy.warning.LegacyWarning"),
+]
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), *COMPAT_WARNINGS_FAIL]
 
 TIMEOUT = 10
 
@@ -136,3 +147,132 @@ def test_wait_rejects_a_single_coroutine_as_asyncio_does():
 
     with pytest.raises(TypeError):
         run(main())
+
+
+def test_all_tasks_includes_finished_tasks_still_referenced():
+    # 3.6: Task.all_tasks() was every task of the loop still alive, done or not.
+    async def main():
+        finished = asyncio.ensure_future(double(1))
+        await finished
+        pending = asyncio.ensure_future(asyncio.sleep(TIMEOUT))
+        everything = asyncio.Task.all_tasks()
+        unfinished = asyncio.all_tasks()
+        pending.cancel()
+        return finished, pending, everything, unfinished
+
+    finished, pending, everything, unfinished = run(main())
+    assert finished.done() and finished in everything
+    assert pending in everything
+    assert finished not in unfinished  # asyncio's own answer is unchanged
+
+
+def test_all_tasks_is_per_loop():
+    other = asyncio.new_event_loop()
+    try:
+        task = other.create_task(double(3))
+        other.run_until_complete(task)
+
+        async def main():
+            return asyncio.Task.all_tasks(), asyncio.Task.all_tasks(other)
+
+        mine, of_other = run(main())
+        assert task in of_other and task not in mine
+    finally:
+        other.close()
+
+
+# -- plain generators (no decorator) in legacy code --
+
+
+def _legacy(func):
+    """Decorate as legacy code does, with the installed asyncio.coroutine."""
+    with pytest.warns(LegacyWarning):
+        return asyncio.coroutine(func)
+
+
+def test_plain_generator_yields_from_a_decorated_coroutine():
+    def fetch_gen(x):
+        return (yield from double(x))
+
+    fetch = _legacy(fetch_gen)
+
+    def helper(x):  # undecorated, as much 3.4 code was
+        first = yield from fetch(x)
+        second = yield from fetch(first)
+        return second
+
+    def main_gen():
+        return (yield from helper(3))
+
+    main = _legacy(main_gen)
+    assert run(main()) == 12
+
+
+def test_plain_generator_given_to_run_until_complete_and_ensure_future():
+    def sleeper_gen(x):
+        yield from asyncio.sleep(0)
+        return x
+
+    sleeper = _legacy(sleeper_gen)
+
+    def plain(x):
+        return (yield from sleeper(x))
+
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.warns(LegacyWarning) if sys.version_info >= (3, 12) else nullcontext():
+            assert loop.run_until_complete(plain(5)) == 5
+
+        async def main():
+            with pytest.warns(LegacyWarning) if sys.version_info >= (3, 12) else nullcontext():
+                task = asyncio.ensure_future(plain(6))
+                gathered = asyncio.gather(plain(7), plain(8))
+                direct = asyncio.Task(plain(9))
+            with pytest.warns(LegacyWarning):
+                done, _ = await asyncio.wait([plain(10)])
+            return await task, await gathered, await direct, [t.result() for t in done]
+
+        assert loop.run_until_complete(asyncio.wait_for(main(), TIMEOUT)) == (6, [7, 8], 9, [10])
+    finally:
+        loop.close()
+
+
+def test_decorated_call_outside_a_plain_generator_is_a_native_coroutine():
+    def gen():
+        yield from asyncio.sleep(0)
+        return 1
+
+    legacy = _legacy(gen)
+    coro = legacy()
+    assert isinstance(coro, types.CoroutineType)
+    coro.close()
+    assert compat.iscoroutinefunction(legacy)
+
+
+def test_what_a_plain_generator_gets_is_still_a_coroutine_for_asyncio():
+    def leaf_gen(x):
+        yield from asyncio.sleep(0)
+        return x
+
+    leaf = _legacy(leaf_gen)
+
+    def plain(box):
+        # not yielded from here: handed to asyncio, awaited elsewhere
+        box.append(leaf(1))
+        box.append(asyncio.ensure_future(leaf(2)))
+        return (yield from leaf(3))
+
+    async def main():
+        box = []
+        gen = plain(box)
+        three = await _drive_plain(gen)
+        handed, task = box
+        assert asyncio.iscoroutine(handed)
+        return await handed, await task, three
+
+    assert run(main()) == (1, 2, 3)
+
+
+@compat.coroutine
+def _drive_plain(gen):
+    return (yield from gen)

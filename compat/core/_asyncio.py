@@ -11,6 +11,7 @@ Rules: no event loop policy API on 3.14+ (deprecated, removed in 3.16); no
 ``asyncio.iscoroutinefunction``.
 """
 import asyncio
+import inspect
 import selectors
 import sys
 import warnings
@@ -24,6 +25,9 @@ __all__ = [
     "set_current_loop",
     "policy_loop_factory",
     "policy_class",
+    "mark_coroutine_function",
+    "bind_loop",
+    "has_coroutine_marker",
     "TransportHookLoop",
     "close_now",
     "selector_poller",
@@ -42,13 +46,18 @@ def set_current_loop(loop: Optional[asyncio.AbstractEventLoop]) -> None:
     asyncio.set_event_loop(loop)
 
 
+# asyncio's own get_event_loop, kept before compat.install() replaces the
+# public name with one that falls back to current_loop() (no recursion).
+_stock_get_event_loop: Callable[[], asyncio.AbstractEventLoop] = asyncio.events.get_event_loop
+
+
 def current_loop() -> Optional[asyncio.AbstractEventLoop]:
     """This thread's current (set) loop, without creating one or warning."""
     if not HAS_POLICIES_UNWARNED:
         # 3.14+: get_event_loop() no longer creates a loop; it returns the
         # running or the set one, or raises.
         try:
-            return asyncio.get_event_loop()
+            return _stock_get_event_loop()
         except RuntimeError:
             return None
     policy = asyncio.get_event_loop_policy()
@@ -95,6 +104,37 @@ def policy_class(loop_factory: Callable[[], asyncio.AbstractEventLoop], name: st
     if base is None:
         raise AttributeError(f"{name}: this Python has no event loop policies; pass loop_factory= instead")
     return type(name, (base,), {"_loop_factory": staticmethod(loop_factory), "__module__": "compat.aio"})
+
+
+# -- the legacy runtime (compat.install()) ------------------------------------
+
+
+def mark_coroutine_function(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Make a plain function returning a coroutine pass as a coroutine function
+    (``inspect`` from 3.12; before, asyncio's own marker)."""
+    marker = getattr(inspect, "markcoroutinefunction", None)
+    if marker is not None:
+        return marker(func)  # type: ignore[no-any-return]
+    func._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
+    return func
+
+
+def has_coroutine_marker(func: Any) -> bool:
+    """Whether *func* carries asyncio's old coroutine-function marker (set by
+    ``@asyncio.coroutine`` of 3.9/3.10 and by mocks before 3.12), which
+    ``inspect.iscoroutinefunction`` does not read."""
+    marker = getattr(asyncio.coroutines, "_is_coroutine", None)
+    return marker is not None and getattr(func, "_is_coroutine", None) is marker
+
+
+def bind_loop(obj: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Bind a Queue/Lock/Event/Condition/Semaphore to ``loop`` now, as 3.7's
+    ``loop=`` did (3.10+ bind on first use; using it from another loop then
+    fails with asyncio's own error). A Condition's own lock is bound too."""
+    obj._loop = loop
+    lock = getattr(obj, "_lock", None) if isinstance(obj, asyncio.Condition) else None
+    if isinstance(lock, asyncio.Lock) and lock._loop is None:  # type: ignore[attr-defined]
+        lock._loop = loop  # type: ignore[attr-defined]
 
 
 # -- transports of the core's own loop ---------------------------------------
@@ -204,4 +244,7 @@ CONTRACT: Tuple[Tuple[str, str, str], ...] = (
     ("selectors.EpollSelector", "_selector", "instance select.epoll (poll/devpoll/kqueue on other selectors)"),
     ("asyncio.events.BaseDefaultEventLoopPolicy", "_local", "3.9-3.13: thread-local with ._loop (read to avoid implicit creation)"),
     ("asyncio.events", "_get_event_loop_policy", "3.14-3.15: the installed policy without a DeprecationWarning"),
+    ("asyncio.coroutines", "_is_coroutine", "3.9-3.11 (read up to 3.15 if present): marker object asyncio.iscoroutinefunction recognises (mark_coroutine_function, has_coroutine_marker)"),
+    ("asyncio.mixins._LoopBoundMixin", "_loop", "3.10+: class attribute None, the loop bound on first use (bind_loop)"),
+    ("asyncio.locks.Condition", "_lock", "instance attribute: the Condition's own Lock (bind_loop)"),
 )

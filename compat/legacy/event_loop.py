@@ -21,7 +21,7 @@ __all__ = ["get_event_loop", "install"]
 
 def get_event_loop() -> asyncio.AbstractEventLoop:
     """The running loop, else the current one, else (main thread) a new current loop."""
-    running = asyncio._get_running_loop()
+    running = _asyncio.running_loop()
     if running is not None:
         return running
     loop = _asyncio.current_loop()

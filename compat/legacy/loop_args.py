@@ -12,19 +12,30 @@ different loop failed.  Restored here:
   the object is bound to the given loop at once, so using it from another loop
   fails with asyncio's own "bound to a different event loop" error.
 
-Python 3.9 still accepts ``loop=`` everywhere; nothing is patched there.
-``Future``, ``Task`` and ``ensure_future`` accept it on every version.
+Each is patched under every name asyncio gives it (``asyncio.sleep`` and
+``asyncio.tasks.sleep``, ``asyncio.streams.start_server``, ...), so the
+submodule spellings of 3.7 code work too.  Python 3.9 still accepts
+``loop=`` everywhere; nothing is patched there.  ``Future``, ``Task`` and
+``ensure_future`` accept it on every version.
 """
 import asyncio
 import functools
-import inspect
 import sys
 from typing import Any, Callable, Dict, Iterable, List
 
+from compat.core import _asyncio
 from compat.legacy.patch import Patcher
 from compat.legacy.warning import warn_legacy
 
-__all__ = ["LoopMismatchError", "MISSING", "check_loop_type", "check_running_loop", "install"]
+__all__ = [
+    "LoopMismatchError",
+    "MISSING",
+    "check_loop_type",
+    "check_running_loop",
+    "install",
+    "mark_coroutine_function",
+    "set_everywhere",
+]
 
 #: APIs that are coroutine functions taking ``loop=`` in 3.7.
 COROUTINE_APIS = (
@@ -41,8 +52,8 @@ COROUTINE_APIS = (
 CLASSES = ("Queue", "Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore")
 
 MISSING: Any = object()
-# 3.10's own "no loop given" default, which BoundedSemaphore passes up to Semaphore.
-_STDLIB_MISSING = getattr(getattr(asyncio, "mixins", None), "_marker", MISSING)
+
+mark_coroutine_function = _asyncio.mark_coroutine_function
 
 
 class LoopMismatchError(RuntimeError, ValueError):
@@ -61,7 +72,7 @@ def check_loop_type(api: str, loop: Any) -> None:
 
 def check_running_loop(api: str, loop: Any) -> None:
     """LoopMismatchError if a loop is running and it is not *loop*."""
-    running = asyncio._get_running_loop()
+    running = _asyncio.running_loop()
     if running is not None and running is not loop:
         raise LoopMismatchError(
             f"asyncio.{api}() was given loop={loop!r}, but it runs in {running!r}: "
@@ -74,15 +85,6 @@ def _warn_loop_arg(api: str) -> None:
         f"asyncio.{api}(loop=...) was removed in Python 3.10; drop the loop argument",
         stacklevel=3,
     )
-
-
-def mark_coroutine_function(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Make asyncio/inspect see a plain function returning a coroutine as a coroutine function."""
-    marker = getattr(inspect, "markcoroutinefunction", None)
-    if marker is not None:
-        return marker(func)  # type: ignore[no-any-return]
-    func._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
-    return func
 
 
 async def _run_on(api: str, loop: Any, func: Callable[..., Any], args: Any, kwargs: Any) -> Any:
@@ -166,24 +168,34 @@ def _as_completed(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _init_accepting_loop(cls: type, original: Callable[..., None]) -> Callable[..., None]:
     name = cls.__name__
+    # 3.10's own "no loop given" default, which BoundedSemaphore passes up to
+    # Semaphore; read from the signature rather than from asyncio.mixins.
+    stdlib_missing = (getattr(original, "__kwdefaults__", None) or {}).get("loop", MISSING)
 
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, loop: Any = MISSING, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        if loop is MISSING or loop is _STDLIB_MISSING:
+        if loop is MISSING or (loop is stdlib_missing and loop is not None):
             return
         _warn_loop_arg(name)
         if loop is None:
             return
         check_loop_type(name, loop)
-        # asyncio's _LoopBoundMixin (3.10+) binds on first use; binding now
-        # gives 3.7's behaviour, and its own error when used from another loop.
-        self._loop = loop
-        lock = getattr(self, "_lock", None)  # a Condition's own Lock
-        if isinstance(lock, asyncio.Lock) and getattr(lock, "_loop", None) is None:
-            lock._loop = loop
+        _asyncio.bind_loop(self, loop)
 
     return __init__
+
+
+def set_everywhere(patch: Patcher, module: Any, name: str, value: Any) -> None:
+    """Set ``module.name`` and the same name in each loaded submodule of
+    *module* that holds the same object (``asyncio.tasks.sleep`` for
+    ``asyncio.sleep``), so every spelling of the API gets *value*."""
+    original = getattr(module, name)
+    prefix = module.__name__ + "."
+    for modname, sub in list(sys.modules.items()):
+        if modname.startswith(prefix) and getattr(sub, name, None) is original:
+            patch.set_attr(sub, name, value)
+    patch.set_attr(module, name, value)
 
 
 def install(patch: Patcher, module: Any = asyncio) -> None:
@@ -193,10 +205,10 @@ def install(patch: Patcher, module: Any = asyncio) -> None:
     for api in COROUTINE_APIS:
         original = getattr(module, api, None)
         if original is not None:  # the unix ones are missing on Windows
-            patch.set_attr(module, api, _coroutine_api(api, original))
-    patch.set_attr(module, "gather", _gather(module.gather))
-    patch.set_attr(module, "shield", _shield(module.shield))
-    patch.set_attr(module, "as_completed", _as_completed(module.as_completed))
+            set_everywhere(patch, module, api, _coroutine_api(api, original))
+    set_everywhere(patch, module, "gather", _gather(module.gather))
+    set_everywhere(patch, module, "shield", _shield(module.shield))
+    set_everywhere(patch, module, "as_completed", _as_completed(module.as_completed))
     for name in CLASSES:
         cls = getattr(module, name)
         patch.set_attr(cls, "__init__", _init_accepting_loop(cls, cls.__init__))

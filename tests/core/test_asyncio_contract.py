@@ -123,6 +123,38 @@ def check_get_event_loop_policy() -> None:
     assert getter() is not None
 
 
+def check_coroutine_marker() -> None:
+    # Written by mark_coroutine_function before 3.12 (inspect.markcoroutinefunction
+    # after), read by has_coroutine_marker while asyncio has it.
+    marker = getattr(asyncio.coroutines, "_is_coroutine", None)
+    if sys.version_info >= (3, 12) and marker is None:
+        return
+
+    def plain() -> None:
+        pass
+
+    assert marker is not None
+    plain._is_coroutine = marker  # type: ignore[attr-defined]
+    assert _asyncio.has_coroutine_marker(plain)
+    if sys.version_info < (3, 12):
+        assert asyncio.coroutines.iscoroutinefunction(_asyncio.mark_coroutine_function(lambda: None))
+
+
+def check_loop_bound_mixin() -> None:
+    if sys.version_info < (3, 10):
+        return  # loop= is native on 3.9: bind_loop is not used
+    mixin = asyncio.mixins._LoopBoundMixin  # type: ignore[attr-defined]
+    assert mixin._loop is None
+    for cls in (asyncio.Queue, asyncio.Lock, asyncio.Event, asyncio.Condition, asyncio.Semaphore):
+        assert issubclass(cls, mixin), cls
+
+
+def check_condition_lock() -> None:
+    lock = asyncio.Lock()
+    assert asyncio.Condition(lock)._lock is lock  # type: ignore[attr-defined]
+    assert isinstance(asyncio.Condition()._lock, asyncio.Lock)  # type: ignore[attr-defined]
+
+
 CHECKS: Dict[Tuple[str, str], Callable[[], None]] = {
     ("asyncio", "_get_running_loop"): check_running_loop,
     ("asyncio.selector_events", "_SelectorSocketTransport"): check_socket_transport,
@@ -135,6 +167,9 @@ CHECKS: Dict[Tuple[str, str], Callable[[], None]] = {
     ("selectors.EpollSelector", "_selector"): check_poller,
     ("asyncio.events.BaseDefaultEventLoopPolicy", "_local"): check_policy_local,
     ("asyncio.events", "_get_event_loop_policy"): check_get_event_loop_policy,
+    ("asyncio.coroutines", "_is_coroutine"): check_coroutine_marker,
+    ("asyncio.mixins._LoopBoundMixin", "_loop"): check_loop_bound_mixin,
+    ("asyncio.locks.Condition", "_lock"): check_condition_lock,
 }
 
 
