@@ -97,7 +97,7 @@ def build(kind: str, impl: str):  # type: ignore[no-untyped-def]
 
     else:
         loop = core.thread_loop()
-        server = core._server_for(channel_map)
+        server = core.server_for(channel_map)
         server.attach(loop)
         select_once = loop.compat_selector.select  # type: ignore[attr-defined]
 

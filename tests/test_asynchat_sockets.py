@@ -397,7 +397,7 @@ def test_idle_channel_is_not_asked_per_pass(sockets: List[socket.socket]) -> Non
     idle, busy = Counted(idle_sock), Echo(busy_sock)
     busy_peer = Peer(busy_peer_sock)
     server = core.server_of(asyncore.socket_map)
-    assert asynchat.async_chat.readable in core._stock_predicates
+    assert asynchat.async_chat.readable in core.channel._stock_predicates
     asyncore.loop(timeout=0, count=1)
     assert server is not None and server.loop is not None
     assert idle._fileno not in server.polled and busy._fileno not in server.polled

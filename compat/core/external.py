@@ -12,11 +12,11 @@ and transport gets an entry from the loop's hooks. On any other loop (uvloop,
 ``asyncio.run``'s loop) only what goes through :func:`compat.aio.track` does.
 """
 import asyncio
-import socket
 import threading
 from typing import Any, Dict, List, MutableMapping, Optional, Tuple
 
-from compat.core import _asyncio, shared_map
+from compat.core import _asyncio
+from compat.core.channel_map import shared_map
 
 __all__ = ["AsyncioChannel", "ServerChannel", "TransportChannel", "map_for", "track_server", "track_transport", "track_protocol", "hook_connection_lost"]
 

@@ -11,13 +11,16 @@ Both are loop factories: ``asyncio.run(main(), loop_factory=...)``,
 ``asyncio.Runner(loop_factory=...)``, ``compat.run(main(), loop_factory=...)``.
 """
 import asyncio
+import atexit
+import threading
 import weakref
 from typing import Any, Callable, Optional
 
-from compat.core import HookedSelector, _asyncio
+from compat.core import _asyncio
+from compat.core.selector import HookedSelector
 from compat.core.external import AsyncioChannel, TransportChannel, map_for, track_protocol, track_server
 
-__all__ = ["CoreEventLoop", "new_uvloop_event_loop"]
+__all__ = ["CoreEventLoop", "new_core_loop", "new_event_loop", "new_uvloop_event_loop", "thread_loop"]
 
 
 class _SharedMapServers:
@@ -131,3 +134,66 @@ def new_uvloop_event_loop() -> asyncio.AbstractEventLoop:
         except ImportError as exc:
             raise RuntimeError("new_uvloop_event_loop() needs uvloop: pip install uvloop") from exc
     return _uv_class()  # type: ignore[no-any-return]
+
+
+# -- the loop of a thread ------------------------------------------------------
+
+
+class _OwnedLoop:
+    """Closes the loop the core made for a thread when that thread ends."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def close(self) -> None:
+        loop = self.loop
+        if not loop.is_closed() and not loop.is_running():
+            loop.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+_local = threading.local()
+_main_owned: list = []
+
+
+def new_core_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop of the core's own kind (prepare hook before each poll)."""
+    return CoreEventLoop()
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A new loop as the core makes one for a thread: the core's own kind, or
+    the loop of a policy the application installed (uvloop.install())."""
+    factory = _asyncio.policy_loop_factory()  # uvloop.install() or an application's policy
+    return factory() if factory is not None else new_core_loop()
+
+
+def _current_loop() -> Optional[asyncio.AbstractEventLoop]:
+    """The loop set for this thread, without creating one."""
+    return _asyncio.current_loop()
+
+
+def thread_loop() -> asyncio.AbstractEventLoop:
+    """This thread's loop: the running one, the current one, or a new one."""
+    running = _asyncio.running_loop()
+    if running is not None:
+        return running
+    loop = _current_loop()
+    if loop is not None and not loop.is_closed():
+        return loop
+    owned = getattr(_local, "owned", None)
+    if owned is None or owned.loop.is_closed():
+        owned = _OwnedLoop(new_event_loop())
+        _local.owned = owned
+        if threading.current_thread() is threading.main_thread():
+            _main_owned.append(owned)
+    asyncio.set_event_loop(owned.loop)
+    return owned.loop
+
+
+@atexit.register
+def _close_main_loops() -> None:
+    while _main_owned:
+        _main_owned.pop().close()
