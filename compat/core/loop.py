@@ -12,7 +12,7 @@ from asyncio import selector_events
 from typing import Any, Dict, Optional
 
 from compat.core.external import AsyncioChannel, ServerChannel, TransportChannel, map_for
-from compat.core import HookedSelector
+from compat.core import HookedSelector, listen
 
 __all__ = ["CoreEventLoop", "CoreEventLoopPolicy"]
 
@@ -95,14 +95,18 @@ class CoreEventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
 
     async def create_server(self, *args: Any, **kw: Any) -> Any:  # type: ignore[override]
         """``asyncio``'s create_server; the server's sockets join the shared map."""
-        server = await super().create_server(*args, **kw)
+        server = await super().create_server(*args, **listen.server_kwargs(args, kw))
         self._compat_track_server(server)
+        for sock in server.sockets or ():
+            listen.listening(sock)  # compat run --workers: shared or refused
         return server
 
     async def create_unix_server(self, *args: Any, **kw: Any) -> Any:  # type: ignore[override]
         """``asyncio``'s create_unix_server; the server's socket joins the shared map."""
         server = await super().create_unix_server(*args, **kw)
         self._compat_track_server(server)
+        for sock in server.sockets or ():
+            listen.listening(sock)  # compat run --workers refuses these
         return server
 
     def _compat_track_server(self, server: Any) -> None:

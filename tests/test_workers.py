@@ -1,0 +1,367 @@
+"""``python -m compat run --workers N``: the supervisor, end to end, in real processes.
+
+The served program is an unchanged asynchat line server that greets each
+connection with its process id, so a client knows which worker accepted it.
+"""
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Set
+
+import pytest
+
+import compat
+from compat.cli import workers
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balances only on Linux")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(compat.__file__)))
+WAIT = 20.0
+
+LINE_SERVER = textwrap.dedent(
+    """\
+    import asynchat, asyncore, os, socket, sys
+
+    class Session(asynchat.async_chat):
+        def __init__(self, sock):
+            asynchat.async_chat.__init__(self, sock)
+            self.set_terminator(b"\\n")
+            self.data = b""
+            self.push(b"pid %d\\n" % os.getpid())
+
+        def collect_incoming_data(self, data):
+            self.data += data
+
+        def found_terminator(self):
+            line, self.data = self.data, b""
+            if line == b"bye":
+                self.close_when_done()
+            else:
+                self.push(b"echo " + line + b"\\n")
+
+    class Listener(asyncore.dispatcher):
+        def __init__(self, port):
+            asyncore.dispatcher.__init__(self)
+            self.create_socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.set_reuse_addr()
+            self.bind(("127.0.0.1", port))
+            self.listen(128)
+
+        def handle_accepted(self, sock, addr):
+            Session(sock)
+
+    Listener(int(sys.argv[1]))
+    asyncore.loop()
+    """
+)
+
+ASYNCIO_SERVER = textwrap.dedent(
+    """\
+    import asyncio, os, sys
+    import compat
+
+    async def session(reader, writer):
+        writer.write(b"pid %d\\n" % os.getpid())
+        while True:
+            line = (await reader.readline()).rstrip(b"\\n")
+            if not line or line == b"bye":
+                break
+            writer.write(b"echo " + line + b"\\n")
+        writer.close()
+
+    async def main():
+        await asyncio.start_server(session, "127.0.0.1", int(sys.argv[1]))
+
+    compat.run(main())
+    """
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env() -> Dict[str, str]:
+    e = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    e.pop("PYTHONWARNINGS", None)
+    return e
+
+
+class Supervisor:
+    """``compat run --workers`` in a subprocess; its stderr lines read by a thread."""
+
+    def __init__(self, tmp_path: Path, source: str, *options: str, port: Optional[int] = None) -> None:
+        self.port = free_port() if port is None else port
+        script = tmp_path / "server.py"
+        script.write_text(source)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "compat", "run", *options, str(script), str(self.port)],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env=env(),
+            cwd=str(tmp_path),
+        )
+        self.lines: "queue.Queue[str]" = queue.Queue()
+        self.seen: List[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.put(line.rstrip("\n"))
+
+    def expect(self, pattern: str, timeout: float = WAIT) -> "re.Match[str]":
+        """The next stderr line matching ``pattern`` (earlier lines are kept in ``seen``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                line = self.lines.get(timeout=max(left, 0.01))
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r}; got:\n" + "\n".join(self.seen)) from None
+            self.seen.append(line)
+            m = re.search(pattern, line)
+            if m:
+                return m
+
+    def listening(self, n: int) -> Set[int]:
+        """Wait until ``n`` more workers listen; their pids."""
+        return {int(self.expect(r"worker \d+ \(pid (\d+)\) listening").group(1)) for _ in range(n)}
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def wait(self) -> int:
+        code = self.proc.wait(timeout=WAIT)
+        self.reader.join(WAIT)
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return code
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()  # its workers see end of file on their socket pair and stop
+            self.proc.wait()
+        self.reader.join(WAIT)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+@pytest.fixture
+def supervised(tmp_path: Path):
+    started: List[Supervisor] = []
+
+    def start(source: str = LINE_SERVER, *options: str, port: Optional[int] = None) -> Supervisor:
+        sup = Supervisor(tmp_path, source, *options, port=port)
+        started.append(sup)
+        return sup
+
+    yield start
+    for sup in started:
+        sup.close()
+
+
+class Client:
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self.file = self.sock.makefile("rb")
+        greeting = self.file.readline()
+        assert greeting.startswith(b"pid "), greeting
+        self.pid = int(greeting.split()[1])
+
+    def echo(self, text: bytes) -> bytes:
+        self.sock.sendall(text + b"\n")
+        return self.file.readline()
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+def pids_reached(port: int, want: Set[int], limit: int = 300) -> Set[int]:
+    """Connect until every pid in ``want`` has answered (or ``limit`` connections)."""
+    seen: Set[int] = set()
+    for _ in range(limit):
+        c = Client(port)
+        seen.add(c.pid)
+        c.close()
+        if want <= seen:
+            break
+    return seen
+
+
+def test_connections_spread_over_all_workers_and_sigterm_exits_0(supervised):
+    sup = supervised(LINE_SERVER, "--workers", "3")
+    pids = sup.listening(3)
+    assert len(pids) == 3
+    assert pids_reached(sup.port, pids) == pids
+    sup.signal(signal.SIGTERM)
+    assert sup.wait() == 0
+    assert sum("exited with status 0" in line for line in sup.seen) == 3, sup.seen
+
+
+def test_asyncio_server_on_the_core_loop_is_shared_too(supervised):
+    sup = supervised(ASYNCIO_SERVER, "--workers", "2")
+    pids = sup.listening(2)
+    assert pids_reached(sup.port, pids) == pids
+    c = Client(sup.port)
+    sup.signal(signal.SIGINT)
+    sup.expect("SIGINT: stopping 2")
+    assert c.echo(b"still here") == b"echo still here\n"
+    c.close()
+    assert sup.wait() == 0
+
+
+def test_killed_worker_is_replaced(supervised):
+    sup = supervised(LINE_SERVER, "--workers", "2")
+    pids = sup.listening(2)
+    victim = min(pids)
+    os.kill(victim, signal.SIGKILL)
+    sup.expect(rf"\(pid {victim}\) killed by SIGKILL")
+    (new,) = sup.listening(1)
+    assert new not in pids
+    alive = (pids - {victim}) | {new}
+    assert pids_reached(sup.port, alive) == alive
+
+
+def test_graceful_shutdown_serves_accepted_connections_to_the_end(supervised):
+    sup = supervised(LINE_SERVER, "--workers", "2")
+    pids = sup.listening(2)
+    held: Dict[int, Client] = {}
+    for _ in range(300):
+        c = Client(sup.port)
+        if c.pid in held:
+            c.close()
+        else:
+            held[c.pid] = c
+        if set(held) == pids:
+            break
+    assert set(held) == pids
+    sup.signal(signal.SIGTERM)
+    sup.expect("SIGTERM: stopping 2")
+    # Stopped accepting: a new connection is refused, once both have closed their listeners.
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            Client(sup.port).close()
+        except (ConnectionRefusedError, ConnectionResetError):
+            break
+        assert time.monotonic() < deadline, "workers still accept after SIGTERM"
+    for c in held.values():
+        assert c.echo(b"after stop") == b"echo after stop\n"
+        assert sup.proc.poll() is None
+        c.echo(b"bye")
+        c.close()
+    assert sup.wait() == 0
+
+
+def test_graceful_timeout_kills_and_exit_status_says_so(supervised):
+    sup = supervised(LINE_SERVER, "--workers", "1", "--graceful-timeout", "0.2")
+    sup.listening(1)
+    c = Client(sup.port)
+    sup.signal(signal.SIGTERM)
+    assert sup.wait() == 128 + signal.SIGKILL
+    assert any("still serving after 0.2s: killing it" in line for line in sup.seen), sup.seen
+    c.close()
+
+
+def test_workers_dying_at_start_up_make_it_give_up_with_their_status(supervised):
+    sup = supervised("import sys\nsys.exit(3)\n", "--workers", "2")
+    assert sup.wait() == 3
+    text = "\n".join(sup.seen)
+    assert "giving up" in text and "before it listened" in text, text
+
+
+def test_port_zero_is_refused(supervised):
+    sup = supervised(LINE_SERVER, "--workers", "2", port=0)
+    assert sup.wait() == 2
+    text = "\n".join(sup.seen)
+    assert "refused" in text and "port 0" in text, text
+
+
+def test_a_listener_bound_without_the_facade_is_refused(supervised):
+    # A socket bound before the program hands it to the dispatcher cannot get
+    # SO_REUSEPORT in time: refused rather than half-working.
+    source = LINE_SERVER.replace(
+        "            self.create_socket(socket.AF_INET, socket.SOCK_STREAM)\n            self.set_reuse_addr()\n"
+        "            self.bind((\"127.0.0.1\", port))\n",
+        "            s = socket.socket()\n            s.bind((\"127.0.0.1\", port))\n            self.set_socket(s)\n",
+    )
+    assert source != LINE_SERVER
+    sup = supervised(source, "--workers", "2")
+    assert sup.wait() == 2
+    assert any("without SO_REUSEPORT" in line for line in sup.seen), sup.seen
+
+
+@pytest.mark.parametrize(
+    "patch, reason",
+    [("del socket.SO_REUSEPORT", "no SO_REUSEPORT"), ("sys.platform = 'darwin'", "only on Linux, not on darwin")],
+)
+def test_refused_where_so_reuseport_does_not_balance(tmp_path, patch, reason):
+    script = tmp_path / "server.py"
+    script.write_text(LINE_SERVER)
+    code = (
+        f"import socket, sys\n{patch}\nfrom compat.cli.main import main\n"
+        f"sys.exit(main(['run', '--workers', '2', {str(script)!r}, '1']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env(), timeout=WAIT)
+    assert proc.returncode == 2, proc.stderr
+    assert "refused" in proc.stderr and reason in proc.stderr, proc.stderr
+
+
+def test_sighup_restarts_workers_one_by_one(supervised):
+    sup = supervised(LINE_SERVER, "--workers", "2")
+    old = sup.listening(2)
+    held = Client(sup.port)
+    sup.signal(signal.SIGHUP)
+    new = sup.listening(2)
+    assert not new & old
+    note = sup.expect(r"restart done: (\d+) new connection\(s\) refused|restart done: (\d+) connection").group(0)
+    assert "tcp_migrate_req" in note
+    assert held.echo(b"served to the end") == b"echo served to the end\n"
+    assert pids_reached(sup.port, new) == new
+    held.echo(b"bye")
+    held.close()
+    for pid in old:
+        sup.expect(rf"\(pid {pid}\) exited with status 0")
+    sup.signal(signal.SIGTERM)
+    assert sup.wait() == 0
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--workers", "0", "x.py"], "at least 1"),
+        (["--workers", "many", "x.py"], "a number or 'auto'"),
+        (["--workers", "2", "--graceful-timeout", "soon", "x.py"], "takes seconds"),
+        (["--workers"], "needs a value"),
+        (["--workers", "2"], "no program"),
+        (["--graceful-timeout", "2", "x.py"], "goes with --workers"),
+    ],
+)
+def test_bad_command_lines(argv, message, capsys):
+    from compat.cli.main import main
+
+    assert main(["run", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_command_line_split():
+    assert not workers.requested(["server.py", "--workers", "2"])  # the program's own option
+    assert workers.requested(["--workers=auto", "server.py"])
+    ours, rest = workers._split(["--workers", "2", "--other", "-m", "pkg.mod", "--workers", "9"])
+    assert ours == {"--workers": "2"}
+    assert rest == ["--other", "-m", "pkg.mod", "--workers", "9"]
+    assert workers._parse(["--workers", "auto", "s.py"])[0] == workers.usable_cpus()
