@@ -218,7 +218,8 @@ class _Supervisor:
         ours, theirs = socket.socketpair()
         cmd = [sys.executable]
         cmd += ["-W" + w for w in sys.warnoptions]
-        cmd += ["-m", "compat.cli.workers", "--child", str(theirs.fileno()), str(slot), *self.run_argv]
+        cmd += ["-m", "compat.cli.workers", "--child", str(theirs.fileno()), str(slot), repr(self.grace)]
+        cmd += self.run_argv
         env = dict(os.environ, COMPAT_WORKER=str(slot))
         try:
             proc = subprocess.Popen(cmd, pass_fds=(theirs.fileno(),), start_new_session=True, env=env)
@@ -459,8 +460,9 @@ def _queued(sock: socket.socket) -> int:
 
 
 class _WorkerSide:
-    def __init__(self, chan: socket.socket) -> None:
+    def __init__(self, chan: socket.socket, grace: float) -> None:
         self.chan = chan
+        self.grace = grace
         self.lock = threading.Lock()
         self.listeners: List[socket.socket] = []
         self.stopping = False
@@ -516,13 +518,17 @@ class _WorkerSide:
                 pass
         except OSError:
             pass
+        # The supervisor is gone: stop as if told to, and keep its graceful timeout.
         if not self.stopping:
-            os.kill(os.getpid(), signal.SIGTERM)  # the supervisor died: stop as if told to
+            os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(self.grace)
+        _note(f"worker pid {os.getpid()}: supervisor gone and still serving after {self.grace:g}s; exiting")
+        os._exit(1)
 
 
 def _child(argv: List[str]) -> int:
-    fd, slot, run_argv = int(argv[0]), argv[1], argv[2:]
-    side = _WorkerSide(socket.socket(fileno=fd))
+    fd, slot, grace, run_argv = int(argv[0]), argv[1], float(argv[2]), argv[3:]
+    side = _WorkerSide(socket.socket(fileno=fd), grace)
     signal.signal(signal.SIGTERM, side.on_signal)
     signal.signal(signal.SIGINT, side.on_signal)
     try:
