@@ -215,6 +215,7 @@ def median_run(runs: List[dict]) -> dict:
     out = dict(runs[0])
     for key in ("rate", "p50_us", "p99_us", "cpu_per_msg_us", "server_cpu_pct", "machine_pct"):
         out[key] = statistics.median(r[key] for r in runs)
+    out["client_cpu_pct"] = [statistics.median(c) for c in zip(*(r["client_cpu_pct"] for r in runs))]
     return out
 
 
@@ -246,9 +247,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.servers.split(","):
             print("\n%s (%s)" % (kind, SERVERS[kind][1]))
-            print("%-9s %10s %8s %9s %9s %11s %8s %8s %9s  %s" % (
+            print("%-9s %10s %8s %9s %9s %11s %8s %8s %8s %9s  %s" % (
                 "workers", "msg/s", "ratio", "p50 us", "p99 us", "CPU/msg us", "CPU/msg", "server%",
-                "machine%", "note"))  # fmt: skip
+                "client%", "machine%", "note"))  # fmt: skip
             rows[kind] = []
             base: Optional[dict] = None
             for count in counts:
@@ -267,10 +268,11 @@ def main() -> int:
                 if busy_clients:
                     notes.append("client saturated (%d of %d load processes at >= %d%% CPU)"
                                  % (len(busy_clients), args.loaders, SATURATED * 100))  # fmt: skip
-                print("%-9s %10.0f %7.2fx %9.0f %9.0f %11.1f %7.2fx %8.0f %9.0f  %s" % (
+                print("%-9s %10.0f %7.2fx %9.0f %9.0f %11.1f %7.2fx %8.0f %8.0f %9.0f  %s" % (
                     row["label"], row["rate"], row["rate"] / base["rate"], row["p50_us"], row["p99_us"],
                     row["cpu_per_msg_us"], row["cpu_per_msg_us"] / base["cpu_per_msg_us"],
-                    row["server_cpu_pct"], row["machine_pct"], "; ".join(notes) or "ok"))  # fmt: skip
+                    row["server_cpu_pct"], sum(row["client_cpu_pct"]), row["machine_pct"],
+                    "; ".join(notes) or "ok"))  # fmt: skip
                 row["notes"] = notes
                 rows[kind].append(row)
     print(

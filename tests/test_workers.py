@@ -374,3 +374,16 @@ def test_command_line_split():
     assert ours == {"--workers": "2"}
     assert rest == ["--other", "-m", "pkg.mod", "--workers", "9"]
     assert workers._parse(["--workers", "auto", "s.py"])[0] == workers.usable_cpus()
+
+
+@pytest.mark.timeout(120)
+def test_workers_benchmark_runs_briefly():
+    # No timing checked: only that both servers start under --workers and every reply checks out.
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "workers.py"), "--workers", "1,2", "--loaders", "1",
+         "--conns", "4", "--duration", "0.3", "--warmup", "0.1"],
+        capture_output=True, text=True, env=env(), timeout=100, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "FAILED" not in proc.stdout and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    assert proc.stdout.count("\n2 ") == 2, proc.stdout
