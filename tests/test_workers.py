@@ -158,7 +158,9 @@ class Supervisor:
             self.proc.kill()
             self.proc.wait()
         self.reader.join(WAIT)
-        assert not self.reader.is_alive(), "a worker outlived its supervisor"
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        assert not self.reader.is_alive(), "a worker outlived its supervisor:\n" + "\n".join(self.seen)
 
 
 CLIENTS: List["Client"] = []
@@ -387,3 +389,27 @@ def test_workers_benchmark_runs_briefly():
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "FAILED" not in proc.stdout and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
     assert proc.stdout.count("\n2 ") == 2, proc.stdout
+
+
+def test_sighup_counts_connections_reset_in_the_old_accept_queue(supervised):
+    # A listener that never accepts: connections wait in the kernel's accept
+    # queue, and the old worker's queue is what a restart loses.
+    source = LINE_SERVER.replace("    def handle_accepted(self, sock, addr):", "    def readable(self):\n"
+                                 "        return False\n\n    def handle_accepted(self, sock, addr):")  # fmt: skip
+    assert source != LINE_SERVER
+    sup = supervised(source, "--workers", "1")
+    (old,) = sup.listening(1)
+    waiting = [socket.create_connection(("127.0.0.1", sup.port), timeout=WAIT) for _ in range(3)]
+    try:
+        sup.signal(signal.SIGHUP)
+        note = sup.expect(r"restart done: .*").group(0)
+        migrated = workers._migrate_req()
+        assert note.startswith("restart done: 3 connection(s) queued" if migrated else "restart done: 3 new"), note
+        if not migrated:
+            for s in waiting:
+                with pytest.raises(ConnectionResetError):
+                    s.recv(1)
+        sup.expect(rf"\(pid {old}\) exited with status 0")
+    finally:
+        for s in waiting:
+            s.close()

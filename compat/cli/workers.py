@@ -178,6 +178,8 @@ class _Supervisor:
         self.restart_queue: List[int] = []
         self.restart_wait: Optional[Tuple[_Worker, _Worker, float]] = None  # new, old, deadline
         self.restart_reset = 0
+        self.unacked: List[_Worker] = []  # retired, not yet known to have stopped accepting
+        self.restarting = False
 
     # signals arrive through a wakeup socket, so the selector is the only wait.
     def _on_signal(self, signum: int, frame: object) -> None:
@@ -273,6 +275,7 @@ class _Supervisor:
                 queued = int(words[1]) if len(words) > 1 and words[1].isdigit() else 0
                 if w.retiring:
                     self.restart_reset += queued
+                    self._acked(w)
                 elif queued:
                     _note(f"worker {w.slot} stopped accepting with {queued} connection(s) not yet accepted")
 
@@ -282,10 +285,11 @@ class _Supervisor:
             if signum in (signal.SIGINT, signal.SIGTERM):
                 self._shutdown(signum)
             elif signum == signal.SIGHUP and self.stopping_since is None:
-                if self.restart_queue or self.restart_wait:
+                if self.restarting:
                     _note("SIGHUP: a restart is already under way")
                 else:
                     _note(f"SIGHUP: restarting the {self.count} worker(s) one by one")
+                    self.restarting = True
                     self.restart_queue = list(range(self.count))
                     self.restart_reset = 0
                     self._next_restart()
@@ -301,6 +305,7 @@ class _Supervisor:
         self.start_at.clear()
         self.restart_queue = []
         self.restart_wait = None
+        self.restarting, self.unacked = False, []
         live = [w for w in self.workers.values() if not w.stopping]
         _note(f"{name}: stopping {len(live)} worker(s), waiting up to {self.grace:g}s for their connections")
         for w in live:
@@ -332,11 +337,13 @@ class _Supervisor:
         lived = time.monotonic() - w.started
         if w.stopping:
             _note(f"worker {w.slot} (pid {w.proc.pid}) {how}")
+            self._acked(w)
             if not w.retiring and status and not self.status:
                 self.status = status
             return
         if w.retiring:  # died on its own while its replacement starts
             _note(f"worker {w.slot} (pid {w.proc.pid}) {how} while being replaced")
+            self._acked(w)
             if self.restart_wait is not None and self.restart_wait[1] is w:
                 self.restart_wait = None
                 self._next_restart()
@@ -353,6 +360,7 @@ class _Supervisor:
             self.slots[w.slot] = old
             self.restart_wait = None
             self.restart_queue = []
+            self.restarting, self.unacked = False, []
             return
         if self.stopping_since is not None or self.gave_up:
             _note(f"worker {w.slot} (pid {w.proc.pid}) {how}")
@@ -385,6 +393,7 @@ class _Supervisor:
         self.start_at.clear()
         self.restart_queue = []
         self.restart_wait = None
+        self.restarting, self.unacked = False, []
         self.stopping_since = time.monotonic()
         for w in self.workers.values():
             if not w.stopping:
@@ -408,6 +417,7 @@ class _Supervisor:
                 if not new.listening:
                     _note(f"worker {new.slot} has not listened after {READY_TIMEOUT:g}s; retiring the old one anyway")
                 self.restart_wait = None
+                self.unacked.append(old)
                 self._stop(old)
                 self._next_restart()
 
@@ -421,7 +431,16 @@ class _Supervisor:
             new = self._start(slot)
             self.restart_wait = (new, old, time.monotonic() + READY_TIMEOUT)
             return
-        _note(f"restart done: {self._restart_note()}")
+        self._acked(None)
+
+    def _acked(self, w: Optional[_Worker]) -> None:
+        # The restart is done when every retired worker has stopped accepting:
+        # only then is the count of reset connections complete.
+        if w in self.unacked:
+            self.unacked.remove(w)
+        if self.restarting and not self.unacked and not self.restart_queue and self.restart_wait is None:
+            self.restarting = False
+            _note(f"restart done: {self._restart_note()}")
 
     def _restart_note(self) -> str:
         n = self.restart_reset
