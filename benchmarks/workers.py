@@ -263,7 +263,9 @@ def main() -> int:
                 base = base or row
                 notes = []
                 if row["machine_pct"] >= SATURATED * ncpu * 100:
-                    notes.append("machine saturated: the msg/s ratio measures the CPUs, not the server")
+                    other = row["machine_pct"] - row["server_cpu_pct"] - sum(row["client_cpu_pct"])
+                    notes.append("machine saturated (other processes: %.0f%% of a CPU): the msg/s ratio "
+                                 "measures the CPUs, not the server" % max(other, 0.0))  # fmt: skip
                 busy_clients = [c for c in row["client_cpu_pct"] if c >= SATURATED * 100]
                 if busy_clients:
                     notes.append("client saturated (%d of %d load processes at >= %d%% CPU)"
