@@ -316,6 +316,30 @@ def test_a_listener_bound_without_the_facade_is_refused(supervised):
     assert any("without SO_REUSEPORT" in line for line in sup.seen), sup.seen
 
 
+def test_asyncio_server_on_port_0_is_refused(supervised):
+    sup = supervised(ASYNCIO_SERVER, "--workers", "2", port=0)
+    assert sup.wait() == 2
+    assert any("port 0" in line for line in sup.seen), sup.seen
+
+
+def test_a_listener_compat_cannot_see_makes_it_give_up(supervised):
+    # A plain socket listener gets no SO_REUSEPORT: the second worker cannot
+    # bind, and the supervisor gives up saying why instead of retrying forever.
+    source = (
+        "import socket, sys\n"
+        "s = socket.socket()\n"
+        "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+        "s.listen(5)\n"
+        "s.accept()\n"
+    )
+    sup = supervised(source, "--workers", "2")
+    assert sup.wait() == 1
+    text = "\n".join(sup.seen)
+    assert "Address already in use" in text and "giving up" in text and "socketserver" in text, text
+    # The first worker, blocked in accept(), took SIGTERM the way it would without compat.
+    assert "killed by SIGTERM" in text, text
+
+
 @pytest.mark.parametrize(
     "patch, reason",
     [("del socket.SO_REUSEPORT", "no SO_REUSEPORT"), ("sys.platform = 'darwin'", "only on Linux, not on darwin")],
@@ -413,3 +437,31 @@ def test_sighup_counts_connections_reset_in_the_old_accept_queue(supervised):
     finally:
         for s in waiting:
             s.close()
+
+
+def test_listen_switch_sets_so_reuseport_and_refuses_port_0():
+    from compat.core import listen
+
+    assert not listen.port_shared()
+    seen = []
+    listen.share_port(True, notify=seen.append)
+    try:
+        with socket.socket() as s:
+            listen.before_bind(s, ("127.0.0.1", free_port()))
+            assert s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)
+        with socket.socket() as s:
+            listen.before_bind(s, ("127.0.0.1", 0))
+            s.bind(("127.0.0.1", 0))
+            s.listen(1)
+            with pytest.raises(listen.ListenRefused, match="port 0"):
+                listen.listening(s)
+        assert listen.server_kwargs((None, "127.0.0.1", 8000), {}) == {"reuse_port": True}
+        assert listen.server_kwargs((None,), {"port": 8000, "host": "h"})["reuse_port"] is True
+        with pytest.raises(listen.ListenRefused, match="port 0"):
+            listen.server_kwargs((None, "127.0.0.1", 0), {})
+        with pytest.raises(listen.ListenRefused, match="port None"):
+            listen.server_kwargs((None, "127.0.0.1"), {})
+        assert seen == []
+    finally:
+        listen.share_port(False)
+    assert listen.server_kwargs((None, "127.0.0.1", 0), {}) == {}

@@ -277,7 +277,10 @@ class _Supervisor:
                     self.restart_reset += queued
                     self._acked(w)
                 elif queued:
-                    _note(f"worker {w.slot} stopped accepting with {queued} connection(s) not yet accepted")
+                    _note(
+                        f"worker {w.slot} stopped accepting; {queued} connection(s) it had not accepted "
+                        "yet were reset by the kernel"
+                    )
 
     def _handle_signals(self) -> None:
         while self.signals:
@@ -503,6 +506,12 @@ class _WorkerSide:
     def on_signal(self, signum: int, frame: object) -> None:
         if self.stopping:
             return  # the supervisor kills after its graceful timeout
+        if not self.listeners:
+            # Nothing listens through compat, so there is nothing to drain:
+            # the signal does what it would do without compat.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         self.stopping = True
         try:
             loop: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
