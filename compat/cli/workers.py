@@ -383,7 +383,8 @@ class _Supervisor:
                 f"giving up: worker {w.slot} died {self.failures[w.slot]} times in a row before it "
                 "listened. If its error says 'Address already in use', the program listens "
                 "through something other than compat's asyncore or the core's asyncio loop "
-                "(socketserver, a plain socket), which gets no SO_REUSEPORT"
+                "(socketserver, a plain socket, an asyncio server on asyncio.run()'s loop rather than "
+                "compat.run()'s), which gets no SO_REUSEPORT"
             )
             self._give_up(status or 1)
             return
