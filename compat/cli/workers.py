@@ -487,15 +487,24 @@ class _WorkerSide:
         self.chan = chan
         self.grace = grace
         self.lock = threading.Lock()
+        self.pending: List[bytes] = []
         self.listeners: List[socket.socket] = []
         self.stopping = False
 
     def send(self, line: str) -> None:
-        with self.lock:
+        # Only the main thread sends, but a signal handler may interrupt a
+        # send in progress: it then leaves its line to that send, never waits.
+        self.pending.append(line.encode("ascii", "replace") + b"\n")
+        while self.pending and self.lock.acquire(blocking=False):
             try:
-                self.chan.sendall(line.encode("ascii", "replace") + b"\n")
-            except OSError:
-                pass  # the supervisor is gone; the watcher stops us
+                while self.pending:
+                    data = self.pending.pop(0)
+                    try:
+                        self.chan.sendall(data)
+                    except OSError:
+                        self.pending.clear()  # the supervisor is gone; the watcher stops us
+            finally:
+                self.lock.release()
 
     def listened(self, sock: socket.socket) -> None:
         if self.stopping:
