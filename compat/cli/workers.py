@@ -237,8 +237,8 @@ class _Supervisor:
     def _wait(self) -> None:
         now = time.monotonic()
         deadlines = list(self.start_at.values())
-        if self.stopping_since is not None:
-            deadlines.append(self.stopping_since + self.grace)
+        if self.stopping_since is not None and now < self.stopping_since + self.grace:
+            deadlines.append(self.stopping_since + self.grace)  # past it, the kills are sent
         if self.restart_wait is not None:
             deadlines.append(self.restart_wait[2])
         # Children are also polled now and then: a SIGCHLD may coincide with another signal.
