@@ -35,7 +35,7 @@ LINE_SERVER = textwrap.dedent(
             asynchat.async_chat.__init__(self, sock)
             self.set_terminator(b"\\n")
             self.data = b""
-            self.push(b"pid %d\\n" % os.getpid())
+            self.push(b"pid %d worker %s\\n" % (os.getpid(), os.environ["COMPAT_WORKER"].encode()))
 
         def collect_incoming_data(self, data):
             self.data += data
@@ -191,6 +191,7 @@ class Client:
         greeting = self.file.readline()
         assert greeting.startswith(b"pid "), greeting
         self.pid = int(greeting.split()[1])
+        self.slot = greeting.split()[3] if len(greeting.split()) > 3 else None
 
     def echo(self, text: bytes) -> bytes:
         self.sock.sendall(text + b"\n")
@@ -218,6 +219,14 @@ def test_connections_spread_over_all_workers_and_sigterm_exits_0(supervised):
     pids = sup.listening(3)
     assert len(pids) == 3
     assert pids_reached(sup.port, pids) == pids
+    slots = set()
+    for _ in range(300):
+        if len(slots) == 3:
+            break
+        c = Client(sup.port)
+        slots.add(c.slot)
+        c.close()
+    assert slots == {b"0", b"1", b"2"}  # COMPAT_WORKER: each copy's number
     sup.signal(signal.SIGTERM)
     assert sup.wait() == 0
     assert sum("exited with status 0" in line for line in sup.seen) == 3, sup.seen
