@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--nofile", type=int, default=0)
     ap.add_argument("--nodelay", action="store_true", help="TCP_NODELAY on accepted sockets")
     ap.add_argument("--recv-size", type=int, default=8192)
+    ap.add_argument("--port", type=int, default=0, help="a fixed port (benchmarks/workers.py)")
     args = ap.parse_args()
 
     die_with_parent()
@@ -88,7 +89,7 @@ def main() -> None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             EchoHandler(sock)
 
-    server = EchoServer("127.0.0.1", 0)
+    server = EchoServer("127.0.0.1", args.port)
     port = server.socket.getsockname()[1]
     sys.stderr.write(
         "server: %s from %s, Python %s, use_poll=%s, loop=%s, nodelay=%s\n"

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from _bench_env import FIXED_MALLOC, die_with_parent, raise_nofile, server_cpu
 
@@ -101,7 +101,7 @@ def serve(args: argparse.Namespace) -> None:
             asyncore.dispatcher.__init__(self)
             self.create_socket(socket.AF_INET, socket.SOCK_STREAM)
             self.set_reuse_addr()
-            self.bind(("127.0.0.1", 0))
+            self.bind(("127.0.0.1", args.port or 0))  # a fixed one for benchmarks/workers.py
             self.listen(1024)
 
         def handle_accepted(self, sock, addr):
@@ -125,7 +125,7 @@ class BenchError(Exception):
 
 
 class Conn:
-    __slots__ = ("sock", "fd", "cid", "seq", "expected", "got")
+    __slots__ = ("sock", "fd", "cid", "seq", "expected", "got", "t0")
 
     def __init__(self, sock: socket.socket, cid: int) -> None:
         self.sock = sock
@@ -134,6 +134,7 @@ class Conn:
         self.seq = 0
         self.expected = b""
         self.got = b""
+        self.t0 = 0.0
 
 
 def _request(c: Conn) -> None:
@@ -141,11 +142,15 @@ def _request(c: Conn) -> None:
     body = b"%08d %08d" % (c.cid, c.seq)
     c.expected = b"RSP " + body + b" " + PAD + b"\r\n"
     c.got = b""
+    c.t0 = time.perf_counter()
     c.sock.send(b"REQ " + body + b"\r\n")  # 23 bytes: always fits
 
 
-def _pingpong(conns: Dict[int, Conn], ep: "select.epoll", until: float) -> int:
-    """One request in flight per connection until ``until``; replies completed."""
+def _pingpong(conns: Dict[int, Conn], ep: "select.epoll", until: float, lat: Optional[list] = None) -> int:
+    """One request in flight per connection until ``until``; replies completed.
+
+    Each reply's latency (seconds) goes to ``lat`` when it is a list.
+    """
     done = 0
     last = time.perf_counter()
     for c in conns.values():
@@ -168,6 +173,8 @@ def _pingpong(conns: Dict[int, Conn], ep: "select.epoll", until: float) -> int:
                 raise BenchError("connection %d: reply %r, expected %r" % (c.cid, c.got, c.expected))
             done += 1
             last = time.perf_counter()
+            if lat is not None:
+                lat.append(last - c.t0)
             if last < until:
                 _request(c)
             else:

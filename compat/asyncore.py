@@ -31,6 +31,7 @@ from typing import Any, MutableMapping, Optional, Tuple
 
 from compat import core
 from compat.core import ExitNow
+from compat.core import listen as _listen
 
 # Whose map a channel is in decides whether a call may run here (see core.handed_to_serving_thread).
 _ChannelMap = core.ChannelMap
@@ -294,12 +295,14 @@ class dispatcher:
         if os.name == "nt" and num > 5:
             num = 5
         result = self.socket.listen(num)
+        _listen.listening(self.socket)  # compat run --workers: shared or refused
         self._sync_interest()
         return result
 
     def bind(self, addr: Any) -> None:
         """Bind the socket to ``addr``."""
         self.addr = addr
+        _listen.before_bind(self.socket, addr)  # SO_REUSEPORT under compat run --workers
         return self.socket.bind(addr)
 
     def connect(self, address: Any) -> None:

@@ -7,6 +7,9 @@ USAGE = """usage: python -m compat COMMAND [ARGS...]
 commands:
   run SCRIPT [ARGS...]   run a legacy script with asyncore/asynchat and the
                          legacy asyncio APIs restored (compat.install())
+  run --workers N|auto [--graceful-timeout S] SCRIPT [ARGS...]
+                         the same in N processes sharing its listening
+                         ports (SO_REUSEPORT, Linux; guide chapter 9)
   codemod [--diff|--write|--check] [--jobs N] PATH...
                          rewrite @asyncio.coroutine / yield from to async/await
   report [--json] PATH...

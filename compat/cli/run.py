@@ -16,6 +16,10 @@ def prepare() -> None:
 
 def main(argv: List[str]) -> int:
     """Run ``argv[0]`` (or ``-m module``) as ``__main__`` with compat installed."""
+    from compat.cli import workers
+
+    if workers.requested(argv):
+        return workers.main(argv)  # a supervisor; each worker comes back here without --workers
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE, file=sys.stderr if not argv else sys.stdout)
         return 2 if not argv else 0

@@ -16,7 +16,7 @@ import threading
 import weakref
 from typing import Any, Callable, Optional
 
-from compat.core import _asyncio
+from compat.core import _asyncio, listen
 from compat.core.selector import HookedSelector
 from compat.core.external import AsyncioChannel, TransportChannel, map_for, track_protocol, track_server
 
@@ -37,11 +37,17 @@ class _SharedMapServers:
 
     async def create_server(self, *args: Any, **kw: Any) -> Any:
         """``asyncio``'s create_server; the server's sockets join the shared map."""
-        return self._compat_server(await super().create_server(*args, **kw))  # type: ignore[misc]
+        server = await super().create_server(*args, **listen.server_kwargs(args, kw))  # type: ignore[misc]
+        for sock in server.sockets or ():
+            listen.listening(sock)  # compat run --workers: shared or refused
+        return self._compat_server(server)
 
     async def create_unix_server(self, *args: Any, **kw: Any) -> Any:
         """``asyncio``'s create_unix_server; the server's socket joins the shared map."""
-        return self._compat_server(await super().create_unix_server(*args, **kw))  # type: ignore[misc]
+        server = await super().create_unix_server(*args, **kw)  # type: ignore[misc]
+        for sock in server.sockets or ():
+            listen.listening(sock)  # compat run --workers refuses these
+        return self._compat_server(server)
 
     def close(self) -> None:
         """Close the loop; what it still owned leaves the shared map."""
