@@ -102,7 +102,7 @@ def check_clean(result: "subprocess.CompletedProcess[str]", what: str) -> None:
 
 def test_guide_has_chapters_and_programs() -> None:
     chapters = sorted(p.name for p in GUIDE.glob("[0-9][0-9]-*.md"))
-    assert len(chapters) == 9, chapters
+    assert len(chapters) == 10, chapters
     assert PYTHON, "no complete program found in the guide"
 
 
