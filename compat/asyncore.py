@@ -651,7 +651,7 @@ class dispatcher_with_send(dispatcher):
 def _first_64k(out: Any, off: int, more: "Deque[bytes]") -> bytes:
     """The next 64 KiB of a dispatcher_with_send queue, across its chunks
     (what 3.11 sent from its single buffer)."""
-    parts = [memoryview(out)[off:]]
+    parts: list = [memoryview(out)[off:]]
     room = 65536 - (len(out) - off)
     for chunk in more:
         if len(chunk) >= room:
