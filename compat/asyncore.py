@@ -26,8 +26,9 @@ from errno import (  # noqa: F401  (re-exported like asyncore did)
     EWOULDBLOCK,
     errorcode,
 )
+from collections import deque
 from threading import get_ident as _get_ident
-from typing import Any, MutableMapping, Optional, Tuple
+from typing import Any, Deque, MutableMapping, Optional, Tuple
 
 from compat import core
 from compat.core import ExitNow
@@ -509,7 +510,13 @@ class dispatcher_with_send(dispatcher):
 
     # Class defaults too: subclasses that call dispatcher.__init__ and set
     # out_buffer themselves (legal in 3.11) never run the __init__ below.
+    # The queue is _out from offset _off, then the chunks in _more (None
+    # until a send() finds output already queued): queued bytes are never
+    # re-sliced or re-joined as 3.11 did, so they cost O(bytes) in all.
+    # _out is non-empty whenever anything is queued.
     _out = b""
+    _off = 0
+    _more: "Optional[Deque[bytes]]" = None
     # Whether the core was last told the buffer holds data: reports go out
     # only when that changes, not on every send().
     _queued = False
@@ -523,6 +530,8 @@ class dispatcher_with_send(dispatcher):
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[_Map] = None) -> None:
         # Instance copies: 3.11 reads class defaults slowly (send() reads them).
         self._out = b""
+        self._off = 0
+        self._more = None
         self._queued = False
         self._own_initiate_send = type(self)._own_initiate_send
         dispatcher.__init__(self, sock, map)
@@ -531,11 +540,17 @@ class dispatcher_with_send(dispatcher):
     # tells the core when it goes from empty to non-empty and back.
     @property
     def out_buffer(self) -> bytes:
-        return self._out
+        """Everything queued and not yet sent (what 3.11 kept in one bytes object)."""
+        out = self._out
+        if self._off or self._more:
+            return b"".join([memoryview(out)[self._off:], *(self._more or ())])
+        return out
 
     @out_buffer.setter
     def out_buffer(self, value: bytes) -> None:
         self._out = value
+        self._off = 0
+        self._more = None
         if getattr(self, "_map", None) is not None:
             self._report_output()
 
@@ -547,18 +562,42 @@ class dispatcher_with_send(dispatcher):
             self._sync_interest()
 
     def initiate_send(self) -> None:
-        """Send as much of the buffer as the socket takes now."""
+        """Send as much of the buffer as the socket takes now (64 KiB at most)."""
         out = self._out
-        num_sent = dispatcher.send(self, out[:65536])
+        off = self._off
+        more = self._more
+        if more and len(out) - off < 65536:
+            data = _first_64k(out, off, more)
+        else:
+            data = out[off:off + 65536]
+        num_sent = dispatcher.send(self, data)
         if num_sent:
-            out = self._out = out[num_sent:]
-            if not out and self._queued:
+            off += num_sent
+            if off < len(out):
+                self._off = off
+                return
+            if more and self._drop_sent(off - len(out), more):
+                return
+            self._out = b""
+            self._off = 0
+            if self._queued:
                 # Emptied after the core was told it held data (an EOF with
                 # output pending always left it reported as holding data).
                 self._queued = False
                 self._sync_interest()
                 if self.eof_received:
                     self._flushed_after_eof()
+
+    def _drop_sent(self, sent: int, more: "Deque[bytes]") -> bool:
+        """Move past the ``sent`` bytes sent from ``more``; whether any are left."""
+        while more:
+            chunk = more.popleft()
+            if sent < len(chunk):
+                self._out = chunk
+                self._off = sent
+                return True
+            sent -= len(chunk)
+        return False
 
     def _output_pending(self) -> bool:
         return bool(self._out)
@@ -584,7 +623,17 @@ class dispatcher_with_send(dispatcher):
             self.log_info("sending %s" % repr(data))
         out = self._out
         if out or data.__class__ is not bytes or self._own_initiate_send:
-            self._out = out + data
+            if out:
+                if data.__class__ is not bytes:
+                    # A snapshot of mutable buffers; 3.11's TypeError for text.
+                    data = b"" + data
+                if data:
+                    more = self._more
+                    if more is None:
+                        more = self._more = deque()
+                    more.append(data)
+            else:
+                self._out = out + data
             self.initiate_send()
         else:
             # Empty buffer, stock initiate_send: its one dispatcher.send,
@@ -603,10 +652,26 @@ class dispatcher_with_send(dispatcher):
                     raise
             if sent == len(data):
                 return
-            self._out = data[sent:]
+            self._out = data
+            if sent:
+                self._off = sent
         if self._out and not self._queued:
             self._queued = True
             self._sync_interest()
+
+
+def _first_64k(out: Any, off: int, more: "Deque[bytes]") -> bytes:
+    """The next 64 KiB of a dispatcher_with_send queue, across its chunks
+    (what 3.11 sent from its single buffer)."""
+    parts: list = [memoryview(out)[off:]]
+    room = 65536 - (len(out) - off)
+    for chunk in more:
+        if len(chunk) >= room:
+            parts.append(memoryview(chunk)[:room])
+            break
+        parts.append(chunk)
+        room -= len(chunk)
+    return b"".join(parts)
 
 
 # Their repr and pickling name the module legacy code imported them from.

@@ -76,3 +76,10 @@ def test_hot_path_measured_process_runs(env, kind, impl):
 def test_codemod_throughput_benchmark_runs(env):
     pytest.importorskip("libcst")
     run(env, str(BENCH / "codemod_throughput.py"), "--lines", "300", "--runs", "1", "--jobs", "1")
+
+
+def test_send_stall_benchmark_runs_the_compat_server(env):
+    out = run(env, str(BENCH / "send_stall.py"), "--mb", "2", "--chunk", "0.25", "--repeat", "1",
+              "--servers", "compat@" + VERSION)  # fmt: skip
+    assert "compat@%s " % VERSION in out
+    assert "FAILED" not in out and "skipped" not in out, out

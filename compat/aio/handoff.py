@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Callable, Optional, Tuple
 from compat import core
 from compat.aio.track import PendingChannel, track
 from compat.core.external import AsyncioChannel, _wake, map_for
+from compat.core.loop import CoreEventLoop
 
 __all__ = ["adopt_protocol", "adopt_stream", "start_legacy_server", "write_producer", "closed"]
 
@@ -31,7 +32,8 @@ def _loop_here() -> asyncio.AbstractEventLoop:
     return running if running is not None else core.thread_loop()
 
 
-def _check_stream_socket(sock: Any, what: str) -> None:
+def _check_stream_socket(sock: Any, what: str) -> Any:
+    """Refuse what cannot be handed to asyncio; return the peer's address."""
     if not isinstance(sock, socket.socket):
         raise TypeError(f"{what} takes a socket.socket, not {type(sock).__name__}")
     if sock.fileno() == -1:
@@ -39,9 +41,21 @@ def _check_stream_socket(sock: Any, what: str) -> None:
     if sock.type != socket.SOCK_STREAM:
         raise ValueError(f"{what}: a stream (SOCK_STREAM) socket is required, not {sock.type!r}")
     try:
-        sock.getpeername()
+        return sock.getpeername()
     except OSError:
         raise ValueError(f"{what}: the socket is not connected") from None
+
+
+def _check_handshake_timeout(ssl: Optional[_ssl.SSLContext], timeout: Optional[float]) -> None:
+    """asyncio's rules for ``ssl_handshake_timeout``, checked before the socket is touched."""
+    if timeout is None:
+        return
+    if ssl is None:
+        raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"ssl_handshake_timeout must be a number, not {type(timeout).__name__}")
+    if not timeout > 0:  # NaN too: it would never expire
+        raise ValueError(f"ssl_handshake_timeout should be a positive number, got {timeout}")
 
 
 def adopt_protocol(
@@ -49,6 +63,7 @@ def adopt_protocol(
     protocol_factory: ProtocolFactory,
     *,
     ssl: Optional[_ssl.SSLContext] = None,
+    ssl_handshake_timeout: Optional[float] = None,
     loop: Optional[asyncio.AbstractEventLoop] = None,
 ) -> "asyncio.Task[Tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]":
     """Serve the connected ``sock`` with an asyncio protocol from now on.
@@ -56,26 +71,52 @@ def adopt_protocol(
     Meant for a legacy listener's ``handle_accepted(sock, addr)``. Returns the
     task that builds the transport; it resolves to ``(transport, protocol)``.
     The socket stays a channel in the shared map throughout. With ``ssl``
-    (a server-side context) the TLS handshake runs on the asyncio side.
+    (a server-side context) the TLS handshake runs on the asyncio side and
+    is aborted after ``ssl_handshake_timeout`` seconds (asyncio's default
+    when None).
+
+    Bad arguments raise here and leave ``sock`` to the caller. Once the task
+    runs, a failed hand-off (the factory raising, a TLS setup or handshake
+    failing, a timeout) closes ``sock`` and is reported through the loop's
+    exception handler; the task holds the exception too.
     """
+    return _adopt(sock, protocol_factory, "adopt_protocol", ssl, ssl_handshake_timeout, loop)
+
+
+def _adopt(
+    sock: socket.socket,
+    protocol_factory: ProtocolFactory,
+    what: str,
+    ssl: Optional[_ssl.SSLContext],
+    ssl_handshake_timeout: Optional[float],
+    loop: Optional[asyncio.AbstractEventLoop],
+) -> "asyncio.Task[Tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]":
     if ssl is not None and not isinstance(ssl, _ssl.SSLContext):
         raise TypeError(f"ssl must be an ssl.SSLContext, not {type(ssl).__name__}")
-    _check_stream_socket(sock, "adopt_protocol")
+    _check_handshake_timeout(ssl, ssl_handshake_timeout)
+    peer = _check_stream_socket(sock, what)
     if not callable(protocol_factory):
         raise TypeError("protocol_factory must be callable")
     if loop is None:
         loop = _loop_here()
+    if loop.is_closed():
+        raise RuntimeError(f"{what}: the event loop is closed")
     map = map_for(loop)
     pending = PendingChannel(sock, map) if map is not None else None
+    # Set once the factory returned: from then on a transport owns the socket.
+    made = False
 
     def factory() -> asyncio.BaseProtocol:
+        nonlocal made
         protocol = protocol_factory()
         if pending is not None:
-            pending.started = True
             _track_on_connect(protocol, loop)  # type: ignore[arg-type]
+            pending.started = True
+        made = True
         return protocol
 
-    task = loop.create_task(loop.connect_accepted_socket(factory, sock, ssl=ssl))
+    kw = {} if ssl_handshake_timeout is None else {"ssl_handshake_timeout": ssl_handshake_timeout}
+    task = loop.create_task(loop.connect_accepted_socket(factory, sock, ssl=ssl, **kw))
     _tasks.add(task)
     if pending is not None:
         pending.task = task
@@ -85,11 +126,35 @@ def adopt_protocol(
         _tasks.discard(task)
         if pending is not None and pending.in_map:
             pending.leave()  # no transport took its place: the hand-off failed
-        if (task.cancelled() or task.exception() is not None) and pending is not None and not pending.started:
-            sock.close()
+        if task.cancelled():
+            # Cancelled while awaiting the transport: asyncio closes that
+            # transport, and the socket with it.
+            if not made:
+                sock.close()
+            return
+        exc = task.exception()
+        if exc is None:
+            return
+        # Nothing holds the socket now: the transport, if one was made, was
+        # aborted before the task failed (closing twice is harmless).
+        sock.close()
+        loop.call_exception_handler(  # type: ignore[union-attr]
+            {
+                "message": f"{what}: handing the connection from {_addr(peer)} to asyncio failed; "
+                "its socket is closed",
+                "exception": exc,
+                "peername": peer,
+            }
+        )
 
     task.add_done_callback(done)
     return task
+
+
+def _addr(peer: Any) -> str:
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return repr(peer)
 
 
 def _track_on_connect(protocol: Any, loop: asyncio.AbstractEventLoop) -> None:
@@ -104,6 +169,8 @@ def _track_on_connect(protocol: Any, loop: asyncio.AbstractEventLoop) -> None:
     try:
         protocol.connection_made = connection_made
     except AttributeError:
+        if isinstance(loop, CoreEventLoop):
+            return  # the core's loop puts the (raw) transport in the map itself
         raise TypeError(
             f"cannot hand a socket to {type(protocol).__name__} on this loop: "
             "its connection_made cannot be wrapped (__slots__)"
@@ -116,12 +183,14 @@ def adopt_stream(
     *,
     limit: int = 2**16,
     ssl: Optional[_ssl.SSLContext] = None,
+    ssl_handshake_timeout: Optional[float] = None,
     loop: Optional[asyncio.AbstractEventLoop] = None,
 ) -> "asyncio.Task[Tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]":
     """Serve the connected ``sock`` with ``client_connected_cb(reader, writer)``.
 
     The callback is called as ``asyncio.start_server`` calls it; a coroutine
-    function runs as a task. Returns the hand-off task of :func:`adopt_protocol`.
+    function runs as a task. Returns the hand-off task of :func:`adopt_protocol`,
+    with the same ``ssl``, ``ssl_handshake_timeout`` and failure handling.
     """
     if not callable(client_connected_cb):
         raise TypeError("client_connected_cb must be callable")
@@ -130,7 +199,7 @@ def adopt_stream(
         reader = asyncio.StreamReader(limit=limit)
         return asyncio.StreamReaderProtocol(reader, client_connected_cb)
 
-    return adopt_protocol(sock, factory, ssl=ssl, loop=loop)
+    return _adopt(sock, factory, "adopt_stream", ssl, ssl_handshake_timeout, loop)
 
 
 class _HandOffProtocol(asyncio.Protocol):
