@@ -31,8 +31,8 @@ def compile_legacy(source: Union[bytes, str], path: str, module: Optional[str] =
                    optimize: int = -1) -> CodeType:
     """Compile *source* like ``compile()``; if it is legacy syntax the pre-pass fixes, compile that.
 
-    Raises the original SyntaxError when the pre-pass changes nothing or its
-    output does not compile either. *module* names the module in the
+    Raises the original SyntaxError when the pre-pass changes nothing, and
+    the rewritten source's (lines are kept) when that does not compile either. *module* names the module in the
     LegacyWarning of each rewrite (``__main__`` for a script).
     """
     return _compile(source, path, module, optimize)[0]
@@ -49,14 +49,10 @@ def _compile(source: Union[bytes, str], path: str, module: Optional[str],
 
     text = importlib.util.decode_source(source) if isinstance(source, bytes) else source
     new, changes = prepass(text)
-    code = None
-    if changes:
-        try:
-            code = compile(new, path, "exec", dont_inherit=True, optimize=optimize)
-        except SyntaxError:
-            pass  # something else is wrong too: report the error the user would get
-    if code is None:
+    if not changes:
         raise error.with_traceback(None)
+    # If something else is wrong too, its error (same line numbers) is the one to fix.
+    code = compile(new, path, "exec", dont_inherit=True, optimize=optimize)
     lines = text.splitlines()
     for line, col, why in changes:
         message = f"{why}: rewritten as the module was compiled (`compat codemod` makes it permanent)"
