@@ -134,7 +134,7 @@ def test_a_custom_excepthook_is_used(tmp_path):
     "import sys; sys.exit(True)",
     "import os; os._exit(7)",
     "raise ValueError('x')",
-    "x = [",
+    "x = = 1",
     "import atexit, sys; atexit.register(print, 'bye'); sys.exit(4)",
 ])
 def test_exit_status_and_output_as_python(tmp_path, body):

@@ -359,7 +359,7 @@ def main(argv: List[str]) -> int:
         try:
             import uvloop
         except ImportError:
-            print("compat demo: --uvloop needs uvloop (pip install compat[uvloop])", file=sys.stderr)
+            print("compat demo: --uvloop needs uvloop (pip install uvloop, or '.[uvloop]' from compat's checkout)", file=sys.stderr)
             return 2
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     try:
