@@ -8,7 +8,8 @@ standard library's deprecated copies come before site-packages. Either way
 servers would hang. ``compat-precedence.pth`` (installed with compat, as
 setuptools installs ``distutils-precedence.pth``) calls :func:`install` at
 interpreter start, which puts :class:`PrecedenceFinder` first on
-``sys.meta_path``.
+``sys.meta_path``; on 3.15+ ``compat-precedence.start`` does (PEP 829
+entry point; the .pth's import line, deprecated there, is then skipped).
 
 Only modules installed by distributions or the standard library are
 overridden: an ``asyncore.py`` of the user's own (in the script's directory,
@@ -27,6 +28,10 @@ ENV = "COMPAT_PRECEDENCE"
 NAMES = ("asyncore", "asynchat")
 PTH_NAME = "compat-precedence.pth"
 PTH_LINE = "import _compat_precedence; _compat_precedence.install()\n"
+# Python 3.15+ (PEP 829): a .start file's entry points replace the import
+# lines of the .pth of the same name, which are deprecated there.
+START_NAME = "compat-precedence.start"
+START_LINE = "_compat_precedence:install\n"
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -109,13 +114,14 @@ def __getattr__(name: str) -> Any:
                 target_dir = getattr(self.distribution.get_command_obj("install"), "install_lib", None)
                 if not (isinstance(target_dir, str) and os.path.isdir(target_dir)):
                     return
-            with open(os.path.join(target_dir, PTH_NAME), "w", encoding="utf-8") as f:
-                f.write(PTH_LINE)
+            for name, line in ((PTH_NAME, PTH_LINE), (START_NAME, START_LINE)):
+                with open(os.path.join(target_dir, name), "w", encoding="utf-8") as f:
+                    f.write(line)
 
         def get_outputs(self, include_bytecode: bool = True) -> List[str]:
             outputs = list(super().get_outputs(include_bytecode))
             if not getattr(self, "editable_mode", False):
-                outputs.append(os.path.join(self.build_lib, PTH_NAME))
+                outputs += [os.path.join(self.build_lib, name) for name in (PTH_NAME, START_NAME)]
             return outputs
 
     return build_py

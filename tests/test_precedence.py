@@ -102,7 +102,7 @@ def venv(request, tmp_path_factory):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     compat_wheel = next(wheels.glob("compat-*.whl"))
     with zipfile.ZipFile(compat_wheel) as zf:
-        assert "compat-precedence.pth" in zf.namelist()
+        assert {"compat-precedence.pth", "compat-precedence.start"} <= set(zf.namelist())
     venv_dir = root / "venv"
     proc = _run([sys.executable, "-m", "venv", venv_dir], env=env)
     assert proc.returncode == 0, proc.stderr
@@ -249,3 +249,13 @@ def test_a_mixed_program_shares_one_map(venv):
         """)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "b'ping'"
+
+
+def test_no_deprecated_pth_import_line_runs_where_start_files_exist(venv):
+    # 3.15+ (PEP 829): the .start entry point runs, the .pth import line is skipped.
+    proc = py(venv, "import sys; print(sys.version_info >= (3, 15))", args=("-v",))
+    assert proc.returncode == 0, proc.stderr
+    if proc.stdout.strip() == "True":
+        assert "compat-precedence.pth are suppressed due to matching" in proc.stderr
+        assert "compat-precedence.pth are deprecated" not in proc.stderr
+        assert "Executing entry point: _compat_precedence:install" in proc.stderr

@@ -101,7 +101,7 @@ def diagnose() -> Tuple[List[str], List[str]]:
     precedence = sys.modules.get("_compat_precedence")
     env_value = os.environ.get(PRECEDENCE_ENV)
     if precedence is not None and precedence.installed():
-        state = "on (compat-precedence.pth)"
+        state = "on (compat-precedence.pth / .start)"
     elif env_value is not None and precedence is not None and not precedence.enabled():
         state = f"off ({PRECEDENCE_ENV}={env_value})"
     elif env_value is not None and env_value.strip().lower() in ("0", "off", "false", "no"):
