@@ -47,7 +47,7 @@ def _record_line(name, data):
 def make_wheel(directory, name, version, files, requires=()):
     """A minimal pure-Python wheel of *files* ({path: text}) in *directory*."""
     info = f"{name}-{version}.dist-info"
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     meta += [f"Requires-Dist: {r}" for r in requires]
     contents = dict(files)
     contents[f"{info}/METADATA"] = "\n".join(meta) + "\n"

@@ -25,7 +25,7 @@ import textwrap
 import traceback
 import types
 import warnings
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Type, cast
 
 __all__ = ["OPTIONS", "Option", "RunArgs", "UsageError", "main", "parse", "usage"]
 
@@ -144,7 +144,7 @@ def parse(argv: List[str]) -> Optional[RunArgs]:
                 value = argv[i]
             value_obj = value
         if opt.repeat:
-            options[opt.dest].append(value_obj)  # type: ignore[union-attr]
+            cast(List[object], options[opt.dest]).append(value_obj)
         else:
             options[opt.dest] = value_obj
         i += 1
@@ -159,7 +159,11 @@ def parse(argv: List[str]) -> Optional[RunArgs]:
 _ACTIONS = ("default", "always", "ignore", "module", "once", "error")
 
 
-def warning_filter(arg: str) -> Tuple[str, str, type, str, int]:
+# filterwarnings()' arguments: action, message, category, module, lineno
+WarningFilter = Tuple[Any, str, Type[Warning], str, int]
+
+
+def warning_filter(arg: str) -> WarningFilter:
     """One python ``-W`` value as ``filterwarnings`` arguments; ValueError if invalid."""
     parts = [p.strip() for p in arg.split(":")]
     if len(parts) > 5:
@@ -184,7 +188,7 @@ def warning_filter(arg: str) -> Tuple[str, str, type, str, int]:
     return matches[0] if action else "default", re.escape(message), category, module_re, lineno
 
 
-def _warning_category(name: str) -> type:
+def _warning_category(name: str) -> Type[Warning]:
     if "." in name:
         module_name, _, attr = name.rpartition(".")
         try:
@@ -236,7 +240,7 @@ _interrupted = False
 def _die_like_python() -> None:
     # Python ends with SIGINT after an uncaught KeyboardInterrupt, once its
     # exit handlers have run; this handler was registered before the program's.
-    if _interrupted and hasattr(signal, "SIGINT"):
+    if _interrupted and os.name == "posix":
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -286,10 +290,15 @@ def _execute(code: types.CodeType, module: types.ModuleType) -> int:
         while tb is not None and tb.tb_frame.f_code is not code:
             tb = tb.tb_next
         exc.__traceback__ = tb
+        # As python does before it prints: post-mortem tools look here.
+        sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, tb
+        if sys.version_info >= (3, 12):
+            sys.last_exc = exc
         sys.excepthook(type(exc), exc, tb)
         if isinstance(exc, KeyboardInterrupt):
             _interrupted = True
-            return 130  # used only where SIGINT cannot end the process
+            # Where SIGINT cannot end the process: Windows' STATUS_CONTROL_C_EXIT.
+            return 0xC000013A if os.name == "nt" else 130
         return 1
     return 0
 

@@ -81,11 +81,11 @@ class LegacySourceLoader(importlib.machinery.SourceFileLoader):
         code, self._rewritten = _compile(data, path, self.name, kwargs.get("_optimize", -1))
         return code
 
-    def set_data(self, path: str, data: bytes, *args: Any, **kwargs: Any) -> None:
+    def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
         """Write bytecode, except for a rewritten module (plain python must not load it)."""
         if self._rewritten:
             return
-        super().set_data(path, data, *args, **kwargs)
+        super().set_data(path, data, _mode=_mode)
 
 
 _lock = threading.Lock()
