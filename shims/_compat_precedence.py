@@ -16,9 +16,7 @@ overridden: an ``asyncore.py`` of the user's own (in the script's directory,
 on PYTHONPATH) still wins, as it would without compat. ``COMPAT_PRECEDENCE=0``
 in the environment turns the whole mechanism off.
 
-This module also hands setuptools the build step that writes the ``.pth``
-(``build_py`` in setup.cfg's cmdclass), created only when setuptools asks,
-so that interpreter start never imports setuptools.
+The two startup files are written at build time by ``compat/_build.py``.
 """
 import os
 import sys
@@ -26,12 +24,6 @@ from typing import Any, List, Optional, Sequence
 
 ENV = "COMPAT_PRECEDENCE"
 NAMES = ("asyncore", "asynchat")
-PTH_NAME = "compat-precedence.pth"
-PTH_LINE = "import _compat_precedence; _compat_precedence.install()\n"
-# Python 3.15+ (PEP 829): a .start file's entry points replace the import
-# lines of the .pth of the same name, which are deprecated there.
-START_NAME = "compat-precedence.start"
-START_LINE = "_compat_precedence:install\n"
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -95,33 +87,3 @@ def install() -> None:
 def installed() -> bool:
     """Whether :class:`PrecedenceFinder` is on ``sys.meta_path``."""
     return PrecedenceFinder in sys.meta_path
-
-
-def __getattr__(name: str) -> Any:
-    if name != "build_py":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from setuptools.command.build_py import build_py as base
-
-    class build_py(base):  # type: ignore[misc, valid-type]
-        """setuptools' build_py, plus the ``.pth`` file next to the modules."""
-
-        def run(self) -> None:
-            super().run()
-            target_dir = self.build_lib
-            if getattr(self, "editable_mode", False):
-                # An editable wheel takes build_lib from the sources; what goes
-                # into the wheel itself is install's install_lib (setuptools 64+).
-                target_dir = getattr(self.distribution.get_command_obj("install"), "install_lib", None)
-                if not (isinstance(target_dir, str) and os.path.isdir(target_dir)):
-                    return
-            for name, line in ((PTH_NAME, PTH_LINE), (START_NAME, START_LINE)):
-                with open(os.path.join(target_dir, name), "w", encoding="utf-8") as f:
-                    f.write(line)
-
-        def get_outputs(self, include_bytecode: bool = True) -> List[str]:
-            outputs = list(super().get_outputs(include_bytecode))
-            if not getattr(self, "editable_mode", False):
-                outputs += [os.path.join(self.build_lib, name) for name in (PTH_NAME, START_NAME)]
-            return outputs
-
-    return build_py

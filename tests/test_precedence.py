@@ -75,6 +75,43 @@ def make_standins(directory):
                requires=["pyasynchat", "pyasyncore"])
 
 
+def copy_sources(dest):
+    """The files a build of compat reads, copied (a build leaves build/ and *.egg-info beside them)."""
+    dest.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, dest / name)
+    for name in ("compat", "shims"):
+        shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    return dest
+
+
+def build_wheel(src, wheels, env):
+    """compat's wheel from *src* into *wheels*, built by this environment's setuptools when it has one."""
+    import importlib.util
+
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    proc = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q",
+                 "-w", wheels, src], env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return next(Path(wheels).glob("compat-*.whl"))
+
+
+def test_the_build_uses_the_sources_not_an_installed_compat(tmp_path):
+    # Where compat is installed, its startup hook has imported the installed
+    # _compat_precedence before setuptools runs: a build step taken from that
+    # module would be the installed (older) one. Simulate an old one.
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    (stale / "_compat_precedence.py").write_text(
+        "from setuptools.command.build_py import build_py\ndef install():\n    pass\n")
+    (stale / "sitecustomize.py").write_text("import _compat_precedence\n")
+    env = _clean_env()
+    env["PYTHONPATH"] = str(stale)
+    wheel = build_wheel(copy_sources(tmp_path / "src"), tmp_path / "wheels", env)
+    with zipfile.ZipFile(wheel) as zf:
+        assert {"compat-precedence.pth", "compat-precedence.start"} <= set(zf.namelist())
+
+
 @pytest.fixture(scope="module", params=["index", "stand-ins"])
 def venv(request, tmp_path_factory):
     """A venv with compat (from this checkout) and then pyftpdlib, pyasyncore, pyasynchat.
@@ -83,24 +120,8 @@ def venv(request, tmp_path_factory):
     be reached), once with the stand-ins, so the fallback itself is tested.
     """
     root = tmp_path_factory.mktemp("precedence")
-    # Build from a copy: the build leaves build/ and *.egg-info beside the sources.
-    src = root / "src"
-    src.mkdir()
-    for name in ("setup.cfg", "pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, src / name)
-    for name in ("compat", "shims"):
-        shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
-    wheels = root / "wheels"
     env = _clean_env()
-    # The test environment's setuptools (the `test` extra) builds it with no
-    # index; without it, pip fetches setuptools as for any install.
-    import importlib.util
-
-    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
-    proc = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q",
-                 "-w", wheels, src], env=env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    compat_wheel = next(wheels.glob("compat-*.whl"))
+    compat_wheel = build_wheel(copy_sources(root / "src"), root / "wheels", env)
     with zipfile.ZipFile(compat_wheel) as zf:
         assert {"compat-precedence.pth", "compat-precedence.start"} <= set(zf.namelist())
     venv_dir = root / "venv"
