@@ -131,7 +131,10 @@ def parse(argv: List[str]) -> Optional[RunArgs]:
             flag, value = arg[:2], arg[2:]  # -Werror, as python takes it
         opt = by_flag.get(flag)
         if opt is None:
-            raise UsageError(f"unknown option {arg} (options go before SCRIPT; see --help)")
+            hint = "see --help"
+            if not arg.startswith("--"):
+                hint = f"python's own options go to python: python {arg} -m compat run ...; see --help"
+            raise UsageError(f"unknown option {arg} ({hint})")
         if opt.metavar is None:
             if value is not None:
                 raise UsageError(f"option {flag} takes no value")
