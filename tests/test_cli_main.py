@@ -95,3 +95,17 @@ def test_console_script_usage_errors_name_it(tmp_path):
 ])
 def test_prog_name(argv0, name):
     assert prog_name(argv0) == name
+
+
+def test_console_script_runs_a_program_as_python_would(tmp_path):
+    # The console script's own directory (bin/) is not the program's sys.path[0].
+    program = tmp_path / "proj" / "main.py"
+    program.parent.mkdir()
+    program.write_text("import sys, asyncore\nprint(sys.path[0])\nprint(asyncore.__name__)\n"
+                       "print(sys.argv[1] in sys.path)\n")
+    proc = console_script(tmp_path, "run", str(program), str(tmp_path / "bin"))
+    assert proc.returncode == 0, proc.stderr
+    path0, name, bin_on_path = proc.stdout.splitlines()
+    assert path0 == str(program.parent)
+    assert name == "compat.asyncore"
+    assert bin_on_path == "False"
