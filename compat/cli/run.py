@@ -238,6 +238,9 @@ def apply_warning_options(values: List[str]) -> None:
 # -- running the program --------------------------------------------------------
 
 _interrupted = False
+# What python put first on sys.path for compat's own launcher (python -m
+# compat: the working directory; the console script: its bin directory).
+_launcher_entries: Tuple[str, ...] = ()
 
 
 def _die_like_python() -> None:
@@ -261,10 +264,8 @@ def _fail(prog: str, message: str, status: int) -> int:
 def _fix_sys_path(entry: Optional[str]) -> None:
     """Put *entry* where python puts the script's directory, replacing compat's launcher's."""
     safe_path = getattr(sys.flags, "safe_path", False)
-    if not safe_path and sys.path:
-        launcher = {os.getcwd(), "", os.path.dirname(os.path.realpath(sys.argv[0] or os.curdir))}
-        if sys.path[0] in launcher:
-            del sys.path[0]
+    if not safe_path and sys.path and sys.path[0] in _launcher_entries:
+        del sys.path[0]
     if entry is not None and not safe_path:
         sys.path.insert(0, entry)
 
@@ -429,6 +430,8 @@ def main(argv: List[str], prog: str = "python -m compat") -> int:
     except ValueError as exc:
         print(f"{prog} run: error: invalid -W option: {exc}", file=sys.stderr)
         return 2
+    global _launcher_entries
+    _launcher_entries = (os.getcwd(), "", os.path.dirname(os.path.realpath(sys.argv[0] or os.curdir)))
     from compat.legacy import install
 
     install()
