@@ -126,26 +126,32 @@ def venv(request, tmp_path_factory):
         assert {"compat-precedence.pth", "compat-precedence.start"} <= set(zf.namelist())
     venv_dir = root / "venv"
     proc = _run([sys.executable, "-m", "venv", venv_dir], env=env)
-    assert proc.returncode == 0, proc.stderr
     bindir = "Scripts" if os.name == "nt" else "bin"
     python = venv_dir / bindir / ("python.exe" if os.name == "nt" else "python")
-    proc = _run([python, "-m", "pip", "install", "-q", "--no-index", compat_wheel], env=env)
+    pip = [python, "-m", "pip"]
+    if proc.returncode != 0:
+        # No ensurepip (Debian without python3-venv): this environment's pip
+        # installs into the venv instead.
+        proc = _run([sys.executable, "-m", "venv", "--clear", "--without-pip", venv_dir], env=env)
+        assert proc.returncode == 0, proc.stderr
+        pip = [sys.executable, "-m", "pip", "--python", python]
+    proc = _run([*pip, "install", "-q", "--no-index", compat_wheel], env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # A plain install, dependencies and all, as a user types it.
     packages = ["pyftpdlib", "pyasyncore", "pyasynchat"]
     source = request.param
     if source == "index":
-        proc = _run([python, "-m", "pip", "install", "-q", *packages], env=env)
+        proc = _run([*pip, "install", "-q", *packages], env=env)
         if proc.returncode != 0:
             source = "stand-ins"
     if source == "stand-ins":
         standins = root / "standins"
         standins.mkdir()
         make_standins(standins)
-        proc = _run([python, "-m", "pip", "install", "-q", "--no-index", "--find-links", standins, *packages],
+        proc = _run([*pip, "install", "-q", "--no-index", "--find-links", standins, *packages],
                     env=env)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-    return python, root, source
+    return python, root, source, pip
 
 
 def is_the_other_module(path, name):
@@ -156,7 +162,7 @@ def is_the_other_module(path, name):
 
 
 def py(venv, code, *, cwd=None, env_extra=None, args=()):
-    python, root, _ = venv
+    python, root = venv[:2]
     env = _clean_env()
     env.update(env_extra or {})
     return _run([python, *args, "-c", textwrap.dedent(code)], cwd=cwd or root, env=env, timeout=60)
@@ -171,8 +177,8 @@ print(asyncore is compat.asyncore, asynchat is compat.asynchat,
 
 
 def test_the_other_distributions_are_really_there(venv):
-    python, root, source = venv
-    proc = _run([python, "-m", "pip", "list", "--format=freeze"], env=_clean_env())
+    python, root, source, pip = venv
+    proc = _run([*pip, "list", "--format=freeze"], env=_clean_env())
     names = {line.split("==")[0].lower() for line in proc.stdout.splitlines()}
     assert {"compat", "pyasyncore", "pyasynchat", "pyftpdlib"} <= names, (source, proc.stdout)
     # Their packages sit beside compat's modules: without precedence they would win.
@@ -218,14 +224,14 @@ def test_environment_variable_turns_it_off(venv):
 def test_a_users_own_asyncore_still_wins(venv, tmp_path):
     (tmp_path / "asyncore.py").write_text("MINE = True\n")
     (tmp_path / "main.py").write_text("import asyncore\nprint(getattr(asyncore, 'MINE', False))\n")
-    python, _, _ = venv
+    python = venv[0]
     proc = _run([python, tmp_path / "main.py"], cwd=tmp_path, env=_clean_env(), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "True"
 
 
 def test_doctor_reports_the_shadowing_distributions(venv):
-    python, root, _ = venv
+    python, root = venv[:2]
     proc = _run([python, "-m", "compat", "doctor"], cwd=root, env=_clean_env(), timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "pyasyncore" in proc.stdout and "pyasynchat" in proc.stdout
