@@ -286,3 +286,48 @@ def test_no_deprecated_pth_import_line_runs_where_start_files_exist(venv):
         assert "compat-precedence.pth are suppressed due to matching" in proc.stderr
         assert "compat-precedence.pth are deprecated" not in proc.stderr
         assert "Executing entry point: _compat_precedence:install" in proc.stderr
+
+
+def test_pyftpdlib_serves_a_download_on_compats_modules(venv):
+    # The real pyftpdlib (when the index could be reached): its handlers are
+    # async_chat channels of compat's facade, served by its own IO loop.
+    if venv[2] != "index":
+        pytest.skip("the real pyftpdlib could not be installed from the package index")
+    proc = py(venv, """
+        import ftplib, logging, os, tempfile, threading
+        logging.disable(logging.CRITICAL)
+        import asyncore, asynchat, compat.asyncore, compat.asynchat
+        from pyftpdlib.authorizers import DummyAuthorizer
+        from pyftpdlib.handlers import FTPHandler
+        from pyftpdlib.servers import FTPServer
+
+        assert asyncore is compat.asyncore and asynchat is compat.asynchat
+        assert issubclass(FTPHandler, compat.asynchat.async_chat)
+        root = tempfile.mkdtemp()
+        payload = os.urandom(1 << 18)
+        with open(os.path.join(root, "data.bin"), "wb") as f:
+            f.write(payload)
+        authorizer = DummyAuthorizer()
+        authorizer.add_anonymous(root)
+        FTPHandler.authorizer = authorizer
+        server = FTPServer(("127.0.0.1", 0), FTPHandler)
+        port = server.socket.getsockname()[1]
+        thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.2})
+        thread.start()
+        try:
+            ftp = ftplib.FTP()
+            ftp.connect("127.0.0.1", port, timeout=20)
+            ftp.login()
+            chunks = []
+            ftp.retrbinary("RETR data.bin", chunks.append)
+            names = ftp.nlst()
+            ftp.quit()
+        finally:
+            server.close_all()
+            thread.join(20)
+        assert not thread.is_alive(), "the FTP server did not stop"
+        assert b"".join(chunks) == payload
+        print(names)
+        """)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == "['data.bin']"
