@@ -16,9 +16,6 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT = 30
 
-# The runner calls compat.legacy.install(); without it nothing here can run.
-pytest.importorskip("compat.legacy")
-
 
 def compat_run(*args, cwd, py_args=()):
     """``python [py_args] -m compat run ARGS`` in a fresh interpreter."""
@@ -118,23 +115,27 @@ def test_uncaught_exception_gives_traceback_and_returns_1(tmp_path):
     assert str(script) in proc.stderr  # the frame points at the user's file
 
 
-def test_missing_script_gives_a_clear_error(tmp_path):
+def test_missing_script_gives_pythons_error(tmp_path):
     proc = compat_run("no_such_script.py", "arg", cwd=tmp_path)
-    assert proc.returncode == 2
-    assert "no such file: no_such_script.py" in proc.stderr
+    assert proc.returncode == 2  # python's status for a script it cannot open
+    path = tmp_path / "no_such_script.py"
+    assert f"run: can't open file '{path}': [Errno 2] No such file or directory" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_no_script_prints_usage(tmp_path):
     proc = compat_run(cwd=tmp_path)
     assert proc.returncode == 2
-    assert "usage: python -m compat run SCRIPT" in proc.stderr
+    assert "usage: python -m compat run [-W ARG] SCRIPT" in proc.stderr
+    assert "missing SCRIPT or -m MODULE" in proc.stderr
 
 
-def test_help_prints_usage_and_succeeds(tmp_path):
+def test_help_prints_options_and_exit_status(tmp_path):
     proc = compat_run("--help", cwd=tmp_path)
     assert proc.returncode == 0
-    assert "usage: python -m compat run SCRIPT" in proc.stdout
+    assert "usage: python -m compat run [-W ARG] SCRIPT" in proc.stdout
+    for text in ("-W ARG", "-m MODULE", "COMPAT_WARNINGS", "exit status"):
+        assert text in proc.stdout
 
 
 def test_module_mode_runs_a_module_as_main(tmp_path):

@@ -331,7 +331,22 @@ async def serve_until_signalled(out: Any) -> None:
 
 def main(argv: List[str]) -> int:
     """Run the demo; 0 when every byte came back right."""
-    parser = argparse.ArgumentParser(prog="python -m compat demo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m compat demo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Old and new channels on one loop, one thread, one map: an asyncore echo server,\n"
+            "an async_chat line server, an asyncio streams echo server and an asyncore\n"
+            "listener handing sockets to an async def handler, driven by concurrent clients;\n"
+            "every byte is checked, then the shared map and the traffic are printed."
+        ),
+        epilog=(
+            "exit status:\n"
+            "  0  every byte came back right (or --serve stopped by Ctrl-C)\n"
+            "  1  a check failed\n"
+            "  2  bad arguments, or --uvloop without uvloop installed"
+        ),
+    )
     parser.add_argument("--serve", action="store_true", help="keep serving after the checks (Ctrl-C to stop)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients per service (default 8)")
     parser.add_argument("--rounds", type=int, default=5, help="exchanges per client (default 5)")
@@ -344,7 +359,7 @@ def main(argv: List[str]) -> int:
         try:
             import uvloop
         except ImportError:
-            print("compat demo: --uvloop needs uvloop (pip install compat[uvloop])", file=sys.stderr)
+            print("compat demo: --uvloop needs uvloop (pip install uvloop, or '.[uvloop]' from compat's checkout)", file=sys.stderr)
             return 2
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     try:
