@@ -37,8 +37,9 @@ def _imports(path: Path) -> Iterator[Tuple[str, int]]:
                 name = node.module or ""
             yield name, node.lineno
             if name == "compat":
-                for alias in node.names:  # from compat import asyncore
-                    yield f"compat.{alias.name}", node.lineno
+                for alias in node.names:  # from compat import asyncore (a module, not a name)
+                    if (PACKAGE / alias.name).is_dir() or (PACKAGE / f"{alias.name}.py").is_file():
+                        yield f"compat.{alias.name}", node.lineno
 
 
 def _module_name(path: Path) -> str:
@@ -58,6 +59,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "legacy": {"core", "coroutines", "asyncore", "asynchat", "codemod"},
     "codemod": set(),
     "_shim": {"asyncore", "asynchat"},
+    "_build": set(),  # setuptools hook writing the precedence .pth (build time only)
     "cli": {"core", "asyncore", "asynchat", "aio", "coroutines", "legacy", "codemod", "framing"},
     "compat": {"coroutines", "legacy", "aio", "cli"},  # compat/__init__ (lazy) and __main__
     "__main__": {"cli"},

@@ -13,6 +13,7 @@ import ssl as _ssl
 from typing import Any, Awaitable, Callable, Optional, Tuple
 
 from compat import core
+from compat.core import _asyncio, external
 from compat.aio.track import PendingChannel, track
 from compat.core.external import AsyncioChannel, _wake, map_for
 from compat.core.loop import CoreEventLoop
@@ -28,7 +29,7 @@ _tasks: "set[asyncio.Task[Any]]" = set()
 
 def _loop_here() -> asyncio.AbstractEventLoop:
     """The running loop, else the loop the core serves this thread's map with."""
-    running = asyncio._get_running_loop()
+    running = _asyncio.running_loop()
     return running if running is not None else core.thread_loop()
 
 
@@ -159,22 +160,13 @@ def _addr(peer: Any) -> str:
 
 def _track_on_connect(protocol: Any, loop: asyncio.AbstractEventLoop) -> None:
     """On a foreign loop, put the transport in the map when the protocol gets it."""
-    original = protocol.connection_made
-
-    def connection_made(transport: asyncio.BaseTransport) -> None:
-        if getattr(transport, "_compat_entries", None) is None:
-            track(transport, loop)  # the core's loop already did it otherwise
-        original(transport)
-
-    try:
-        protocol.connection_made = connection_made
-    except AttributeError:
-        if isinstance(loop, CoreEventLoop):
-            return  # the core's loop puts the (raw) transport in the map itself
+    if isinstance(loop, CoreEventLoop) or getattr(loop, "compat_tracks_protocols", False):
+        return  # the core's loops put the transport in the map themselves
+    if not external.track_protocol(protocol, loop):
         raise TypeError(
             f"cannot hand a socket to {type(protocol).__name__} on this loop: "
             "its connection_made cannot be wrapped (__slots__)"
-        ) from None
+        )
 
 
 def adopt_stream(

@@ -23,8 +23,11 @@ _NOT_OUT = ~_OUT
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 _EPOLL = getattr(select, "epoll", None)
-_PRI = getattr(select, "EPOLLPRI", 0)
-_HUP = getattr(select, "EPOLLHUP", 0) | getattr(select, "EPOLLERR", 0)
+# The type of select.poll() objects (select.poll itself is a function).
+_POLL = type(select.poll()) if hasattr(select, "poll") else None
+_PRI = getattr(select, "EPOLLPRI", 0) or getattr(select, "POLLPRI", 0)
+# Hang-up, error, and poll()'s invalid fd (a socket closed behind our back).
+_HUP = getattr(select, "EPOLLHUP", 0) | getattr(select, "EPOLLERR", 0) | getattr(select, "POLLNVAL", 0)
 _ET = getattr(select, "EPOLLET", 0)
 # Errors and hang-ups wake both directions (as selectors does); OOB data
 # (EPOLLPRI) goes to handle_expt_event only.

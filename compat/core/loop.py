@@ -17,7 +17,7 @@ import weakref
 from typing import Any, Callable, Optional
 
 from compat.core import _asyncio, listen
-from compat.core.selector import HookedSelector
+from compat.core.selector import selector_class
 from compat.core.external import AsyncioChannel, TransportChannel, map_for, track_protocol, track_server
 
 __all__ = ["CoreEventLoop", "new_core_loop", "new_event_loop", "new_uvloop_event_loop", "thread_loop"]
@@ -61,7 +61,7 @@ class CoreEventLoop(_SharedMapServers, _asyncio.TransportHookLoop):
     """asyncio's selector loop whose servers and transports are channels in the shared map."""
 
     def __init__(self) -> None:
-        selector = HookedSelector()
+        selector = selector_class()()
         super().__init__(selector)
         # The core finds its selector here (no private attribute of asyncio).
         self.compat_selector = selector
@@ -95,6 +95,9 @@ def _uvloop_class() -> type:
 
     class UVCoreEventLoop(_SharedMapServers, uvloop.Loop):  # type: ignore[misc,valid-type,name-defined]
         """uvloop's loop whose servers and transports are channels in the shared map."""
+
+        # Its protocol factories are wrapped here: hand-offs need not track.
+        compat_tracks_protocols = True
 
         def __init__(self) -> None:
             super().__init__()

@@ -8,24 +8,28 @@ asyncio. With epoll a channel's fd sits in the epoll set directly, with
 EPOLLPRI (urgent data, select()'s exceptional set), outside asyncio's keys.
 """
 import math
+import os
+import select
 import selectors
 from typing import Any, Dict, Optional
 
 from compat.core import _asyncio
-from compat.core.dispatch import _EPOLL, _IN, _OUT, _PRI, _READ, _WRITE, dispatch_events
+from compat.core.dispatch import _EPOLL, _IN, _OUT, _POLL, _PRI, _READ, _WRITE, dispatch_events
 
-__all__ = ["HookedSelector"]
-
-
-_BaseSelector = selectors.DefaultSelector
+__all__ = ["HookedSelector", "selector_class", "SELECTORS"]
 
 
-class HookedSelector(_BaseSelector):  # type: ignore[misc,valid-type]
-    """The default selector, asking the overriding channels before each poll."""
+class _Hooked:
+    """A selectors selector that asks the overriding channels before each poll
+    and dispatches channel events itself (mixed into a selector class)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[call-arg]
         self._poller = _asyncio.selector_poller(self)
+        # epoll and poll take channel fds directly, with their urgent-data bit
+        # (the same bit values in both); other selectors go through the API.
+        self._native = type(self._poller) in (_EPOLL, _POLL)
+        self._select_api = isinstance(self, selectors.SelectSelector)
         self._keys = _asyncio.selector_keys(self)
         self.servers: list = []
         # fd -> Any of the channels registered here (the rest are asyncio's).
@@ -69,7 +73,7 @@ class HookedSelector(_BaseSelector):  # type: ignore[misc,valid-type]
         poller = self._poller
         if not (r or w):
             self.drop_channel(fd)
-        elif type(poller) is _EPOLL:
+        elif self._native:
             mask = (_IN if r else 0) | (_OUT if w else 0) | _PRI
             if fd in channels:
                 try:
@@ -84,9 +88,9 @@ class HookedSelector(_BaseSelector):  # type: ignore[misc,valid-type]
         else:
             events = (_READ if r else 0) | (_WRITE if w else 0)
             if fd in channels:
-                _BaseSelector.modify(self, fd, events, entry)
+                super().modify(fd, events, entry)  # type: ignore[misc]
             else:
-                _BaseSelector.register(self, fd, events, entry)
+                super().register(fd, events, entry)  # type: ignore[misc]
             channels[fd] = entry
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> Any:
@@ -102,17 +106,17 @@ class HookedSelector(_BaseSelector):  # type: ignore[misc,valid-type]
             except OSError:
                 pass  # the closed socket took its registration with it
             entry.server.fd_taken(entry)
-        return _BaseSelector.register(self, fileobj, events, data)
+        return super().register(fileobj, events, data)  # type: ignore[misc]
 
     def drop_channel(self, fd: int) -> None:
         """Stop polling a channel's fd (before its socket closes)."""
         if self.channels.pop(fd, None) is None:
             return
         poller = self._poller
-        if type(poller) is _EPOLL:
+        if self._native:
             poller.unregister(fd)
         else:
-            _BaseSelector.unregister(self, fd)
+            super().unregister(fd)  # type: ignore[misc]
 
     def close(self) -> None:
         """Close the selector (the channels' registrations go with it)."""
@@ -122,11 +126,21 @@ class HookedSelector(_BaseSelector):  # type: ignore[misc,valid-type]
     def _poll(self, timeout: Optional[float]) -> Any:
         """``(fd, epoll-style event mask)`` pairs of one poll."""
         poller = self._poller
-        if type(poller) is not _EPOLL:
-            return [
+        if not self._native:
+            ready = [
                 (key.fd, (_IN if events & _READ else 0) | (_OUT if events & _WRITE else 0))
-                for key, events in super().select(timeout)
+                for key, events in super().select(timeout)  # type: ignore[misc]
             ]
+            if self._select_api and self.channels:
+                # select()'s exceptional set: urgent data, as asyncore's pass saw it.
+                ready += [(fd, _PRI) for fd in select.select([], [], list(self.channels), 0)[2]]
+            return ready
+        if type(poller) is _POLL:
+            ms = -1 if timeout is None else 0 if timeout <= 0 else math.ceil(timeout * 1e3)
+            try:
+                return poller.poll(ms)
+            except InterruptedError:
+                return ()
         # Straight from epoll, as EpollSelector.select does it, without its
         # extra pass over the events (this is the per-event hot path).
         if timeout is None:
@@ -141,3 +155,36 @@ class HookedSelector(_BaseSelector):  # type: ignore[misc,valid-type]
             return ()
 
 
+
+
+class HookedSelector(_Hooked, selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The platform's default selector (epoll on Linux), hooked."""
+
+
+# What COMPAT_SELECTOR may name: the selectors this platform has.
+SELECTORS: Dict[str, type] = {
+    name: getattr(selectors, cls)
+    for name, cls in (("epoll", "EpollSelector"), ("kqueue", "KqueueSelector"), ("devpoll", "DevpollSelector"),
+                      ("poll", "PollSelector"), ("select", "SelectSelector"))
+    if hasattr(selectors, cls)
+}
+_classes: Dict[type, type] = {selectors.DefaultSelector: HookedSelector}
+
+
+def selector_class() -> type:
+    """The hooked selector class for the core's loops: the platform's default,
+    or the one the ``COMPAT_SELECTOR`` environment variable names (``select``,
+    ``poll``, ``epoll``, ``kqueue``, ``devpoll``) where the default is not
+    wanted or not usable."""
+    name = os.environ.get("COMPAT_SELECTOR", "").strip().lower()
+    if not name:
+        return HookedSelector
+    base = SELECTORS.get(name)
+    if base is None:
+        raise ValueError(
+            f"COMPAT_SELECTOR={name!r}: this platform has {', '.join(sorted(SELECTORS))}"
+        )
+    cls = _classes.get(base)
+    if cls is None:
+        cls = _classes[base] = type(f"Hooked{base.__name__}", (_Hooked, base), {"__module__": __name__})
+    return cls
