@@ -88,9 +88,10 @@ class _Hooked:
         else:
             events = (_READ if r else 0) | (_WRITE if w else 0)
             if fd in channels:
-                super().modify(fd, events, entry)  # type: ignore[misc]
-            else:
-                super().register(fd, events, entry)  # type: ignore[misc]
+                # Not modify(): the base class's calls self.register, which
+                # would take the channel for a stale one.
+                super().unregister(fd)  # type: ignore[misc]
+            super().register(fd, events, entry)  # type: ignore[misc]
             channels[fd] = entry
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> Any:

@@ -1,5 +1,6 @@
 """Helpers shared by the tests (one copy of each): addresses, stepping the
 loop until something holds, connected socket pairs, a listener and an echo."""
+import os
 import socket
 import time
 from typing import Any, Callable, Optional, Tuple
@@ -8,6 +9,9 @@ from compat import asyncore
 
 HOST = "127.0.0.1"
 TIMEOUT = 20.0
+# The core forced onto select() (COMPAT_SELECTOR=select, as on platforms
+# without epoll/kqueue): what select() itself cannot do is not tested there.
+ON_SELECT = os.environ.get("COMPAT_SELECTOR", "").lower() == "select"
 
 
 def run_until(predicate: Callable[[], Any], map: Any = None, timeout: float = 10.0) -> None:
