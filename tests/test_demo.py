@@ -23,7 +23,7 @@ def env() -> dict:
 
 def demo(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-W", "error::ResourceWarning", "-m", "compat", "demo", *args],
+        [sys.executable, "-W", "error::ResourceWarning", "-W", "error::DeprecationWarning", "-m", "compat", "demo", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -15,6 +15,7 @@ services running afterwards (Ctrl-C to stop).
 """
 import argparse
 import asyncio
+import importlib.util
 import os
 import random
 import signal
@@ -268,7 +269,6 @@ async def _run(clients: int, rounds: int, serve: bool, rng: random.Random, out: 
     echo = Listener(lambda sock: EchoHandler(sock, echo_t), echo_t)
     chat = Listener(lambda sock: LineChannel(sock, chat_t), chat_t)
     server = await asyncio.start_server(stream_echo(aio_t), HOST, 0)
-    aio.track(server)  # already in the map on the core's loop; needed on uvloop
     aio_port = server.sockets[0].getsockname()[1]
     handoff = Listener(lambda sock: aio.adopt_stream(sock, reverse_lines(hand_t)), hand_t)
 
@@ -355,15 +355,14 @@ def main(argv: List[str]) -> int:
     args = parser.parse_args(argv)
     if args.clients < 1 or args.rounds < 1:
         parser.error("--clients and --rounds must be at least 1")
+    factory = aio.new_event_loop
     if args.uvloop:
-        try:
-            import uvloop
-        except ImportError:
+        if importlib.util.find_spec("uvloop") is None:
             print("compat demo: --uvloop needs uvloop (pip install uvloop, or '.[uvloop]' from compat's checkout)", file=sys.stderr)
             return 2
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        factory = aio.new_uvloop_event_loop  # a loop factory: no event loop policy
     try:
-        return aio.run(demo(args.clients, args.rounds, args.serve, args.seed, sys.stdout))
+        return aio.run(demo(args.clients, args.rounds, args.serve, args.seed, sys.stdout), loop_factory=factory)
     except KeyboardInterrupt:
         asyncore.close_all(ignore_all=True)
         return 0
