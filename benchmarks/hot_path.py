@@ -45,6 +45,11 @@ def build(kind: str, impl: str):  # type: ignore[no-untyped-def]
         if impl == "stdlib" or (impl == "raw" and sys.version_info < (3, 12)):
             import asynchat
             import asyncore
+
+            # compat installed makes `import asyncore` its own (the precedence
+            # .pth); the run sets COMPAT_PRECEDENCE=0, checked here.
+            if asyncore.__name__ != "asyncore" or "compat" in asyncore.__file__:
+                raise SystemExit("hot_path: `import asyncore` gave compat's module; set COMPAT_PRECEDENCE=0")
         else:
             sys.path.insert(0, str(REPO))
             from compat import asynchat, asyncore, core
@@ -126,7 +131,7 @@ def count(kind: str, impl: str, rounds: int) -> int:
     out = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
          "--serve", kind, impl, str(rounds)],
-        capture_output=True, text=True, env=dict(os.environ, PYTHONHASHSEED="0"),
+        capture_output=True, text=True, env=dict(os.environ, PYTHONHASHSEED="0", COMPAT_PRECEDENCE="0"),
     )
     found = re.search(r"Collected : (\d+)", out.stderr)
     if out.returncode or not found:
