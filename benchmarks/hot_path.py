@@ -48,7 +48,7 @@ def build(kind: str, impl: str):  # type: ignore[no-untyped-def]
 
             # compat installed makes `import asyncore` its own (the precedence
             # .pth); the run sets COMPAT_PRECEDENCE=0, checked here.
-            if asyncore.__name__ != "asyncore" or "compat" in asyncore.__file__:
+            if impl == "stdlib" and (asyncore.__name__ != "asyncore" or "compat" in asyncore.__file__):
                 raise SystemExit("hot_path: `import asyncore` gave compat's module; set COMPAT_PRECEDENCE=0")
         else:
             sys.path.insert(0, str(REPO))

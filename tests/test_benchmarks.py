@@ -32,6 +32,9 @@ def env(tmp_path: Path) -> Dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(bindir), env.get("PATH", "")])
     env.pop("PYTHONWARNINGS", None)
+    # The benchmarks' stdlib rows need the stdlib modules, not compat's
+    # (which the installed precedence .pth would give).
+    env["COMPAT_PRECEDENCE"] = "0"
     return env
 
 
