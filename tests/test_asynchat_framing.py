@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from compat import asynchat
 
-EXAMPLES = 2000
+# Per interpreter on every run; raise it for a deeper search (e.g. 20000).
+EXAMPLES = int(os.environ.get("COMPAT_HYPOTHESIS_EXAMPLES", "400"))
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
