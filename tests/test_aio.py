@@ -466,13 +466,8 @@ def test_compat_run_serves_map_until_empty(loop_kind, clean_map) -> None:  # typ
         asyncio.get_running_loop().create_task(asyncio.wait_for(clients(server), TIMEOUT))
         return "main returned"  # before any client ran: run() must go on serving
 
-    policy = asyncio.get_event_loop_policy()
-    if loop_kind == "uvloop":
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    try:
-        assert aio.run(main()) == "main returned"
-    finally:
-        asyncio.set_event_loop_policy(policy)
+    factory = aio.new_uvloop_event_loop if loop_kind == "uvloop" else aio.new_event_loop
+    assert aio.run(main(), loop_factory=factory) == "main returned"
     assert done == [True]
     assert not asyncore.socket_map
 

@@ -103,3 +103,20 @@ def test_legacy_channels_are_served_on_a_factory_loop(factory: Callable[[], asyn
             asyncore.close_all()
 
     assert aio.run(main(), loop_factory=factory) == b"legacy"
+
+
+@pytest.mark.skipif(not hasattr(asyncio, "set_event_loop_policy"), reason="no event loop policies on this Python")
+@pytest.mark.filterwarnings("ignore:'asyncio.*policy.* is deprecated:DeprecationWarning")
+def test_a_policy_the_program_installed_still_picks_the_loop() -> None:
+    """uvloop.install() (a policy) keeps working where policies exist; it is
+    not the documented way, and warns from 3.14 as asyncio does."""
+    previous = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    try:
+        loop = aio.new_event_loop()
+        try:
+            assert isinstance(loop, uvloop.Loop)
+        finally:
+            loop.close()
+    finally:
+        asyncio.set_event_loop_policy(previous)
