@@ -179,17 +179,12 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return factory() if factory is not None else new_core_loop()
 
 
-def _current_loop() -> Optional[asyncio.AbstractEventLoop]:
-    """The loop set for this thread, without creating one."""
-    return _asyncio.current_loop()
-
-
 def thread_loop() -> asyncio.AbstractEventLoop:
     """This thread's loop: the running one, the current one, or a new one."""
     running = _asyncio.running_loop()
     if running is not None:
         return running
-    loop = _current_loop()
+    loop = _asyncio.current_loop()
     if loop is not None and not loop.is_closed():
         return loop
     owned = getattr(_local, "owned", None)
