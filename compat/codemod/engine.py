@@ -42,20 +42,10 @@ def _compiles(source: str, path: str) -> str:
 def _transform(text: str, analysis: Analysis) -> str:
     import libcst as cst
 
-    from .pipeline import Pipeline, State
-    from .transform_coroutine import CoroutineToAsync
-    from .transform_ensure_future import EnsureFuture
-    from .transform_imports import FixImports
-    from .transform_loop_kwarg import RemoveLoopArgument
-    from .transform_run import RunMain
-    from .transform_task_methods import TaskClassMethods
-    from .transform_wait import WaitWrapsCoroutines
+    from .transforms import ORDER, Pipeline, State
 
     state = State(analysis)
-    transforms = [
-        CoroutineToAsync(state), RemoveLoopArgument(state), EnsureFuture(state),
-        TaskClassMethods(state), WaitWrapsCoroutines(state), RunMain(state), FixImports(state),
-    ]
+    transforms = [cls(state) for cls in ORDER]
     module = cst.parse_module(text)
     new = module.visit(Pipeline(state, transforms))
     if state.next_index != len(analysis.funcs) or state.next_stmt != len(analysis.stmt_relevant):

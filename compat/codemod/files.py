@@ -2,7 +2,7 @@
 import io
 import os
 import tokenize
-from typing import Iterable, Iterator, List, Tuple
+from typing import Iterable, Iterator, Tuple
 
 # Directories no one wants rewritten.
 SKIP_DIRS = frozenset(
@@ -43,7 +43,3 @@ def write_source(path: str, text: str, encoding: str) -> None:
         pass
     os.replace(tmp, path)
 
-
-def lines_of(texts: List[str]) -> int:
-    """Total line count (for progress and throughput)."""
-    return sum(t.count("\n") for t in texts)

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 
 from .analysis import analyze
 from .files import read_source
-from .names import LOOP_REMOVED, AsyncioNames, ast_dotted
+from .analysis.names import LOOP_REMOVED, AsyncioNames, ast_dotted
 from .prepass import prepass
 
 # Report order and the words used in text output.

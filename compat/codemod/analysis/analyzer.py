@@ -6,10 +6,10 @@ functions become ``async def``, which ``return`` gets an ``await``, which
 why, and where). Decisions are per function, never per file.
 """
 import ast
-from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Set, Union
 
 from .collect import DEF_NAME, FUNC_NODES, ITERABLE_BUILTINS, PLAIN_VALUES, Collector, plain_iterable
-from .diagnostics import Diagnostic
+from ..diagnostics import Diagnostic
 from .facts import Analysis, ClassInfo, FuncInfo, RunPattern, pos, refuse
 from .names import AWAITABLE_CALLS, ast_dotted, collect_names
 
@@ -24,7 +24,7 @@ class Analyzer:
         self.names = collect_names(tree)
         self.c = Collector(self.names)
         if source is not None:
-            # a regex over the text is far cheaper than a second tree walk
+            # a regex over the text instead of a second tree walk
             self.c.def_names = set(DEF_NAME.findall(source))
         else:
             self.c.def_names = {n.name for n in ast.walk(tree) if isinstance(n, FUNC_NODES)}
@@ -42,7 +42,7 @@ class Analyzer:
         for f in c.funcs:
             f.candidate = bool(f.coro_decorators)
         self._grow_candidates()
-        driven = self._driven_by_hand()
+        self._driven_by_hand()
         for f in c.funcs:
             if f.candidate:
                 self._check(f)
@@ -66,8 +66,6 @@ class Analyzer:
             sites=[s for s, _ in c.sites],
             run=run,
             unused_decorator_imports=self._unused_decorator_imports(),
-            loop_kwargs=c.loop_kwargs,
-            driven=driven,
             manual=c.manual,
             stmt_relevant=c.stmt_relevant,
             stmt_nested=c.stmt_nested,
@@ -133,8 +131,7 @@ class Analyzer:
             return False
         return any(context == "yield_from" for _, context, _ in g.refs)
 
-    def _driven_by_hand(self) -> List[Diagnostic]:
-        out = []
+    def _driven_by_hand(self) -> None:
         for site, cls, expr, node in self.c.drivers:
             target = None
             if isinstance(expr, ast.Call):
@@ -150,8 +147,6 @@ class Analyzer:
                 name = target.node.name
                 d = Diagnostic(line, col, f"coroutine {name}() is driven by hand (next/send/iteration/isgenerator); not converted")
                 target.refusals.append(d)
-                out.append(d)
-        return out
 
     # -- per function checks -------------------------------------------
     def _check(self, f: FuncInfo) -> None:
@@ -297,7 +292,7 @@ class Analyzer:
             return False
         run_ok = close_ok = False
         for stmt in block:
-            for call, inside_try in _statement_calls(stmt):
+            for call in _statement_calls(stmt):
                 if not (isinstance(call.func, ast.Attribute) and ast_dotted(call.func.value) == name):
                     continue
                 if call.func.attr == "run_until_complete" and len(call.args) == 1 and not call.keywords:
@@ -318,17 +313,15 @@ def _params(node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> Set[str]:
     return names | {x.arg for x in (a.vararg, a.kwarg) if x is not None}
 
 
-def _statement_calls(stmt: ast.stmt) -> Iterable[Tuple[ast.Call, bool]]:
+def _statement_calls(stmt: ast.stmt) -> Iterable[ast.Call]:
     """Calls of a module-level statement, looking into a plain try/finally."""
     if isinstance(stmt, ast.Try) and not stmt.handlers and not stmt.orelse:
         for inner in stmt.body + stmt.finalbody:
-            for call, _ in _statement_calls(inner):
-                yield call, True
+            yield from _statement_calls(inner)
         return
-    if isinstance(stmt, (ast.Expr, ast.Assign)):
-        for n in ast.walk(stmt):
-            if isinstance(n, ast.Call):
-                yield n, False
+    for n in ast.walk(stmt):
+        if isinstance(n, ast.Call):
+            yield n
 
 
 def analyze(tree: ast.Module, source: Optional[str] = None) -> Analysis:

@@ -12,7 +12,7 @@ from typing import List, Set, Union
 
 import libcst as cst
 
-from .pipeline import Transform
+from .base import Transform
 
 # Operands ``await`` takes without parentheses (primaries).
 _PRIMARIES = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)
@@ -133,7 +133,7 @@ class CoroutineToAsync(Transform):
         y = original.value
         if not (isinstance(y, cst.Yield) and isinstance(y.value, cst.From)):
             return updated
-        from .names import cst_dotted
+        from ..analysis.names import cst_dotted
 
         if cst_dotted(y.value.item) not in self.state.frame.info.locks:  # type: ignore[union-attr]
             return updated

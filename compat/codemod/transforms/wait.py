@@ -4,8 +4,8 @@ Since 3.11 ``asyncio.wait`` refuses bare coroutines.
 """
 import libcst as cst
 
-from .names import FUTURE_WRAPPERS
-from .pipeline import Transform
+from ..analysis.names import FUTURE_WRAPPERS
+from .base import Transform
 
 
 class WaitWrapsCoroutines(Transform):

@@ -3,7 +3,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 
-from .diagnostics import Diagnostic
+from ..diagnostics import Diagnostic
 from .names import AsyncioNames
 
 
@@ -40,7 +40,6 @@ class FuncInfo:
     withs: List[ast.expr] = field(default_factory=list)
     mixed_withs: List[ast.AST] = field(default_factory=list)
     stmt_yield_froms: List[ast.YieldFrom] = field(default_factory=list)
-    nested_count: int = 0
     stmt_index: int = -1  # of its ``def`` among the module's statements
     stores: Set[str] = field(default_factory=set)  # names bound in the own body
     iterables: Set[str] = field(default_factory=set)  # local names bound to plain iterables
@@ -98,8 +97,6 @@ class Analysis:
     sites: List[Site]
     run: Optional[RunPattern]
     unused_decorator_imports: Set[str]
-    loop_kwargs: int = 0
-    driven: List[Diagnostic] = field(default_factory=list)
     manual: List[Diagnostic] = field(default_factory=list)
     # per statement in pre-order: worth walking? and how many statements
     # and function definitions it holds (to skip over them)

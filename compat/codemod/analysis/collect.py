@@ -3,7 +3,7 @@ import ast
 import re
 from typing import Dict, List, Optional, Set, Tuple, Union
 
-from .diagnostics import Diagnostic
+from ..diagnostics import Diagnostic
 from .facts import ClassInfo, FuncInfo, Site, pos
 from .names import (
     AWAITABLE_CALLS,
@@ -60,7 +60,6 @@ class Collector:
         # ``v = f()`` per scope, for coroutines driven by hand through ``v``
         self.assigned_calls: Dict[Tuple[int, str], ast.Call] = {}
         self.drivers: List[Tuple[Optional[FuncInfo], Optional[ClassInfo], ast.AST, ast.AST]] = []
-        self.loop_kwargs = 0
         self.class_count = 0
         self.decorator_uses: Dict[str, int] = {}
         self.manual: List[Diagnostic] = []  # refusals tied to no function
@@ -204,7 +203,6 @@ class Collector:
             self.walk(default, func, cls, container, True, False)
         for stmt in node.body:
             self.walk(stmt, info, cls, info, True, False)
-        info.nested_count = len(self.funcs) - info.index - 1
 
     def _own(self, node: ast.AST, func: FuncInfo, in_comp: bool) -> None:
         if isinstance(node, (ast.Yield, ast.YieldFrom)) and in_comp:
@@ -235,8 +233,6 @@ class Collector:
         path = self.names.path(ast_dotted(node.func))
         line, col = pos(node)
         kw = {k.arg for k in node.keywords}
-        if "loop" in kw:
-            self.loop_kwargs += 1
         kind = None
         if path and len(path) == 1 and path[0] in LOOP_REMOVED and "loop" in kw:
             kind = "loop_kwarg"

@@ -1,8 +1,8 @@
 """Drop ``loop=`` from the asyncio calls that Python 3.10 stopped accepting it in."""
 import libcst as cst
 
-from .names import LOOP_REMOVED
-from .pipeline import Transform
+from ..analysis.names import LOOP_REMOVED
+from .base import Transform
 
 
 class RemoveLoopArgument(Transform):
