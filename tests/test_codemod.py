@@ -855,5 +855,5 @@ def test_decisions_are_per_function():
     assert "async def good" in result.new
     assert "@asyncio.coroutine\ndef bad():\n    yield asyncio.sleep(0)\n" in result.new
     assert [d.format("t.py") for d in result.diagnostics] == [
-        "t.py:7:5: bare `yield <value>` in a coroutine (Tornado/Trollius style): cannot tell what it waits for"
+        "t.py:7:5: refused: bare `yield <value>` in a coroutine (Tornado/Trollius style): cannot tell what it waits for"
     ]

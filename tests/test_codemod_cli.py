@@ -75,7 +75,7 @@ def test_write_rewrites_in_place_and_reports_refusals(tmp_path):
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "app.py").read_text() == MODERN
     assert (tmp_path / "old.py").read_text() == REFUSED
-    assert f"{tmp_path / 'old.py'}:6:5: bare `yield <value>` in a coroutine" in p.stderr
+    assert f"{tmp_path / 'old.py'}:6:5: refused: bare `yield <value>` in a coroutine" in p.stderr
     assert p.stdout == ""
 
 

@@ -12,5 +12,5 @@ class Diagnostic:
     kind: str = "refused"  # "refused" | "error" | "note"
 
     def format(self, path: str) -> str:
-        """Render as ``path:line:col: reason``."""
-        return f"{path}:{self.line}:{self.col}: {self.reason}"
+        """Render as ``path:line:col: kind: reason`` (kind: refused, error, note)."""
+        return f"{path}:{self.line}:{self.col}: {self.kind}: {self.reason}"

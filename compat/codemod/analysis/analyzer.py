@@ -15,6 +15,21 @@ from .names import AWAITABLE_CALLS, ast_dotted, collect_names
 
 __all__ = ["Analysis", "Analyzer", "FuncInfo", "analyze"]
 
+# Protocol methods that must return an iterator: they stay generators.
+PROTOCOL_GENERATORS = frozenset({"__iter__", "__await__"})
+# Must return the async iterator itself, not an awaitable.
+PROTOCOL_PLAIN = frozenset({"__aiter__"})
+# Dunder methods whose protocol wants an awaitable: ``async def`` is right.
+PROTOCOL_ASYNC = frozenset({"__aenter__", "__aexit__", "__anext__", "__call__"})
+
+
+def _dunder(f: FuncInfo) -> str:
+    """The method's name if it is a dunder method of a class, else ''."""
+    name = f.node.name
+    if f.cls is not None and f.parent is None and len(name) > 4 and name[:2] == name[-2:] == "__":
+        return name
+    return ""
+
 
 class Analyzer:
     """Turns a parsed module into an :class:`Analysis`."""
@@ -41,17 +56,23 @@ class Analyzer:
         self._resolve_refs()
         for f in c.funcs:
             f.candidate = bool(f.coro_decorators)
+            self._protocol(f)
         self._grow_candidates()
         self._driven_by_hand()
         for f in c.funcs:
             if f.candidate:
                 self._check(f)
-        self._propagate_refusals()
+        changed = True
+        while changed:
+            changed = self._propagate_refusals() | self._refuse_callees_of_generators()
+        for f in c.funcs:
+            if f.protocol == "generator":
+                self._delegations(f)
         for site, func in c.sites:
             for f in (func.ancestors() if func else ()):
                 f.touch = True
         for f in c.funcs:
-            if f.convert:
+            if f.convert or f.protocol:
                 for a in f.ancestors():
                     a.touch = True
         for f in c.funcs:
@@ -102,13 +123,75 @@ class Analyzer:
         while changed:
             changed = False
             for g in self.c.funcs:
-                if g.candidate or g.is_async or not g.is_generator:
+                if g.candidate or g.is_async or not g.is_generator or g.protocol:
+                    continue
+                if _dunder(g) and _dunder(g) not in PROTOCOL_ASYNC:
                     continue
                 if g.value_yields or g.comp_yields:
                     continue
                 if self._wraps_coroutine(g) or self._only_awaited(g):
                     g.candidate = True
                     changed = True
+
+    def _protocol(self, f: FuncInfo) -> None:
+        """Dunder methods keep their protocol: never a coroutine where it wants an iterator."""
+        name = _dunder(f)
+        if not name or f.is_async or name in PROTOCOL_ASYNC:
+            return
+        if name in PROTOCOL_GENERATORS:
+            f.candidate = False
+            if f.is_generator and not f.value_yields:
+                f.protocol = "generator"
+        elif name in PROTOCOL_PLAIN and f.coro_decorators:
+            f.candidate = False
+            if f.is_generator:
+                refuse(f, f.node, f"{name}() must return its async iterator, not a coroutine: rewrite it by hand")
+            else:
+                f.protocol = "plain"
+        elif f.coro_decorators:
+            f.candidate = False
+            refuse(f, f.node, f"{name}() is a protocol method: as `async def` it would return a coroutine")
+
+    def _delegations(self, f: FuncInfo) -> None:
+        """Which ``yield from`` of a protocol generator get ``.__await__()``."""
+        # an ``__iter__`` of a class that is not awaitable may delegate to any
+        # iterable: only calls known to become coroutines get ``.__await__()``
+        known_only = f.node.name == "__iter__" and not f.coro_decorators and not f.cls.awaitable  # type: ignore[union-attr]
+        for yf in f.yield_froms:
+            value = yf.value
+            if plain_iterable(value):
+                continue
+            func = value.func if isinstance(value, ast.Call) else None
+            if isinstance(func, ast.Attribute) and func.attr in ("__await__", "__iter__"):
+                continue  # already delegating
+            dotted = ast_dotted(func) if func is not None else None
+            if dotted is None:
+                f.wrap_other = f.wrap_other or not known_only
+                continue
+            g = self.resolve(value.func, f, f.cls)  # type: ignore[union-attr]
+            if g is not None and not g.convert and not g.is_async:
+                continue  # stays a plain generator (or function)
+            if known_only and g is None and self.names.path(dotted) is None:
+                continue
+            f.wrap_calls.add(dotted)
+        if not (f.wrap_calls or f.wrap_other or f.coro_decorators):
+            f.protocol = ""  # nothing to change
+
+    def _refuse_callees_of_generators(self) -> bool:
+        """A callee a plain generator delegates to stays a generator-based coroutine."""
+        changed = False
+        for g in self.c.funcs:
+            if g.candidate or g.is_async or not g.is_generator or g.protocol:
+                continue
+            for yf in g.yield_froms:
+                if not isinstance(yf.value, ast.Call):
+                    continue
+                callee = self.resolve(yf.value.func, g, g.cls)
+                if callee is not None and callee.convert:
+                    refuse(callee, callee.node, f"{callee.node.name}() is delegated to by plain generator "
+                                                f"{g.node.name}() (line {yf.lineno}), which stays a generator")
+                    changed = True
+        return changed
 
     def _wraps_coroutine(self, g: FuncInfo) -> bool:
         for yf in g.yield_froms:
@@ -221,9 +304,9 @@ class Analyzer:
                 return True
         return None
 
-    def _propagate_refusals(self) -> None:
+    def _propagate_refusals(self) -> bool:
         """A coroutine awaiting a helper left as a plain generator is refused too."""
-        changed = True
+        changed, any_change = True, False
         while changed:
             changed = False
             for f in self.c.funcs:
@@ -235,8 +318,9 @@ class Analyzer:
                     g = self.resolve(yf.value.func, f, f.cls)
                     if g is not None and g.candidate and not g.convert and not g.coro_decorators:
                         refuse(f, yf, f"`yield from {g.node.name}()`: that helper could not be converted")
-                        changed = True
+                        changed = any_change = True
                         break
+        return any_change
 
     # -- module level ----------------------------------------------------
     def _unused_decorator_imports(self) -> Set[str]:

@@ -93,6 +93,8 @@ class Collector:
             key: Tuple[int, str] = (cls.scope_key, "self." + dotted.split(".", 1)[1])
         elif in_class_body and cls is not None and isinstance(target, ast.Name):
             key = (cls.scope_key, "self." + dotted)
+            if isinstance(value, ast.Name):
+                cls.aliases[target.id] = value.id
         else:
             key = (self._scope_key(func), dotted)
         self.assigns[key] = self.assigns.get(key, True) and is_lock

@@ -14,6 +14,13 @@ class ClassInfo:
     name: str
     index: int
     methods: Dict[str, "FuncInfo"] = field(default_factory=dict)
+    # class-level ``name = other_name`` (``__iter__ = __await__``)
+    aliases: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def awaitable(self) -> bool:
+        """Whether the class defines ``__await__`` (as a method or an alias)."""
+        return "__await__" in self.methods or "__await__" in self.aliases
 
     @property
     def scope_key(self) -> int:
@@ -51,6 +58,14 @@ class FuncInfo:
     return_await: List[bool] = field(default_factory=list)
     locks: Set[str] = field(default_factory=set)
     touch: bool = False
+    # "generator": an ``__iter__``/``__await__`` that stays a generator and
+    # delegates with ``.__await__()``; "plain": an ``__aiter__`` that loses
+    # its coroutine decorator and stays a plain method
+    protocol: str = ""
+    # which ``yield from`` operands of a protocol generator get
+    # ``.__await__()``: calls of these dotted names, and other expressions?
+    wrap_calls: Set[str] = field(default_factory=set)
+    wrap_other: bool = False
 
     @property
     def is_async(self) -> bool:
@@ -111,7 +126,7 @@ class Analysis:
 
     @property
     def changes_expected(self) -> bool:
-        return bool(self.sites or self.run or any(f.convert for f in self.funcs))
+        return bool(self.sites or self.run or any(f.convert or f.protocol for f in self.funcs))
 
 
 def pos(node: ast.AST) -> Tuple[int, int]:

@@ -11,12 +11,14 @@ from .coroutine import CoroutineToAsync
 from .ensure_future import EnsureFuture
 from .imports import FixImports
 from .loop_kwarg import RemoveLoopArgument
+from .protocol import ProtocolMethods
 from .run import RunMain
 from .task_methods import TaskClassMethods
 from .wait import WaitWrapsCoroutines
 
 ORDER: List[Type[Transform]] = [
     CoroutineToAsync,
+    ProtocolMethods,
     RemoveLoopArgument,
     EnsureFuture,
     TaskClassMethods,
