@@ -735,7 +735,7 @@ def test_loop_argument_removed_only_where_310_removed_it():
             b = asyncio.Event()
             c = asyncio.wait_for(other, 1)
             d = asyncio.gather(
-                other,
+                asyncio.ensure_future(other, loop=loop),
             )
             e = asyncio.Lock(
                 )

@@ -270,3 +270,89 @@ def test_iter_of_a_plain_container_is_left_alone():
             await asyncio.sleep(0)
         """,
     )
+
+
+# -- asyncio.wait over coroutines held in a variable -------------------------
+
+def test_wait_over_a_variable_wraps_each_element():
+    new = check(
+        """\
+        import asyncio
+        @asyncio.coroutine
+        def job(n):
+            yield from asyncio.sleep(0)
+            return n
+        @asyncio.coroutine
+        def main():
+            tasks = [job(n) for n in range(3)]
+            done, pending = yield from asyncio.wait(tasks)
+            return sorted(t.result() for t in done)
+        """,
+        """\
+        import asyncio
+        async def job(n):
+            await asyncio.sleep(0)
+            return n
+        async def main():
+            tasks = [job(n) for n in range(3)]
+            done, pending = await asyncio.wait([asyncio.ensure_future(aw) for aw in tasks])
+            return sorted(t.result() for t in done)
+        """,
+    )
+    assert asyncio.run(execute(new)["main"]()) == [0, 1, 2]
+
+
+# -- loop= where no loop runs ------------------------------------------------
+
+def test_gather_with_loop_outside_a_coroutine_binds_each_awaitable():
+    new = check(
+        """\
+        import asyncio
+        @asyncio.coroutine
+        def job(n):
+            yield from asyncio.sleep(0, loop=None)
+            return n
+        def main(more):
+            loop = asyncio.new_event_loop()
+            try:
+                first = loop.run_until_complete(asyncio.gather(job(1), job(2), loop=loop))
+                rest = loop.run_until_complete(asyncio.gather(*[job(n) for n in more], loop=loop,
+                                                              return_exceptions=True))
+                one = loop.run_until_complete(asyncio.shield(job(5), loop=loop))
+                return first + rest + [one]
+            finally:
+                loop.close()
+        """,
+        """\
+        import asyncio
+        async def job(n):
+            await asyncio.sleep(0)
+            return n
+        def main(more):
+            loop = asyncio.new_event_loop()
+            try:
+                first = loop.run_until_complete(asyncio.gather(asyncio.ensure_future(job(1), loop=loop), asyncio.ensure_future(job(2), loop=loop)))
+                rest = loop.run_until_complete(asyncio.gather(*[asyncio.ensure_future(aw, loop=loop) for aw in [job(n) for n in more]], return_exceptions=True))
+                one = loop.run_until_complete(asyncio.shield(asyncio.ensure_future(job(5), loop=loop)))
+                return first + rest + [one]
+            finally:
+                loop.close()
+        """,
+    )
+    assert execute(new)["main"]([3, 4]) == [1, 2, 3, 4, 5]
+
+
+def test_gather_with_loop_inside_a_coroutine_only_drops_it():
+    check(
+        """\
+        import asyncio
+        @asyncio.coroutine
+        def main(loop, a, b):
+            return (yield from asyncio.gather(a(), b(), loop=loop))
+        """,
+        """\
+        import asyncio
+        async def main(loop, a, b):
+            return await asyncio.gather(a(), b())
+        """,
+    )

@@ -283,12 +283,24 @@ def plain_iterable(value: Optional[ast.expr], with_calls: bool = True) -> bool:
     )
 
 
+def _already_wrapped(arg: ast.expr) -> bool:
+    """``[ensure_future(aw) for aw in x]``: what the codemod itself writes."""
+    return (
+        isinstance(arg, ast.ListComp) and isinstance(arg.elt, ast.Call)
+        and (ast_dotted(arg.elt.func) or "").endswith("ensure_future")
+    )
+
+
 def bare_coroutines(arg: ast.expr, names: AsyncioNames) -> bool:
     """Whether ``asyncio.wait(arg)`` hands it coroutine calls to wrap."""
     if isinstance(arg, (ast.List, ast.Tuple, ast.Set)):
         elts = arg.elts
     elif isinstance(arg, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
         elts = [arg.elt]
+    elif isinstance(arg, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+        # an iterable built elsewhere may hold coroutines: each element is
+        # wrapped (ensure_future returns a future as it is)
+        return not _already_wrapped(arg)
     else:
         return False
     return any(
