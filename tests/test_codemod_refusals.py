@@ -126,7 +126,7 @@ def test_with_yield_from_unknown_object_is_refused():  # hard case 9
     )
     assert not result.changed
     assert diags == [
-        "t.py:4:11: refused: `with (yield from x)` where x is not known to be an asyncio Lock/Semaphore/Condition"
+        "t.py:4:11: refused: `with (yield from x)` where x is not known to be an asyncio Lock/Semaphore/Condition (--unsafe-fixes converts it)"
     ]
 
 

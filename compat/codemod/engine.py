@@ -53,8 +53,12 @@ def _transform(text: str, analysis: Analysis) -> str:
     return new.code
 
 
-def transform_source(source: str, path: str = "<string>") -> FileResult:
-    """Rewrite one module's source; refusals and errors come back as diagnostics."""
+def transform_source(source: str, path: str = "<string>", unsafe_fixes: bool = False) -> FileResult:
+    """Rewrite one module's source; refusals and errors come back as diagnostics.
+
+    ``unsafe_fixes``: also make ``with (yield from x)`` ``async with x`` where
+    ``x`` is not known to be an asyncio lock (each one listed as a note).
+    """
     require_libcst()
     text, renames = prepass(source)
     notes = [Diagnostic(line, col, why, "note") for line, col, why in renames if "renamed" in why]
@@ -65,8 +69,8 @@ def transform_source(source: str, path: str = "<string>") -> FileResult:
         col = getattr(exc, "offset", None) or 1
         msg = getattr(exc, "msg", str(exc))
         return FileResult(path, source, source, [Diagnostic(line, col, f"cannot parse: {msg}", "error")])
-    analysis = analyze(tree, text)
-    diagnostics = notes + analysis.refusals
+    analysis = analyze(tree, text, unsafe_fixes)
+    diagnostics = notes + analysis.refusals + analysis.notes
     if not analysis.changes_expected:
         return FileResult(path, source, text, diagnostics)
     try:

@@ -6,12 +6,12 @@ functions become ``async def``, which ``return`` gets an ``await``, which
 why, and where). Decisions are per function, never per file.
 """
 import ast
-from typing import Dict, Iterable, List, Optional, Set, Union
+from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from .collect import DEF_NAME, FUNC_NODES, ITERABLE_BUILTINS, PLAIN_VALUES, Collector, plain_iterable
 from ..diagnostics import Diagnostic
 from .facts import Analysis, ClassInfo, FuncInfo, RunPattern, pos, refuse
-from .names import AWAITABLE_CALLS, ast_dotted, collect_names
+from .names import AWAITABLE_CALLS, LOCK_TYPES, ast_dotted, collect_names
 
 __all__ = ["Analysis", "Analyzer", "FuncInfo", "analyze"]
 
@@ -34,8 +34,10 @@ def _dunder(f: FuncInfo) -> str:
 class Analyzer:
     """Turns a parsed module into an :class:`Analysis`."""
 
-    def __init__(self, tree: ast.Module, source: Optional[str] = None) -> None:
+    def __init__(self, tree: ast.Module, source: Optional[str] = None, unsafe_fixes: bool = False) -> None:
         self.tree = tree
+        self.unsafe_fixes = unsafe_fixes
+        self.unsafe: List[Tuple[FuncInfo, Diagnostic]] = []  # notes of the unsafe fixes made
         self.names = collect_names(tree)
         self.c = Collector(self.names)
         if source is not None:
@@ -88,6 +90,7 @@ class Analyzer:
             run=run,
             unused_decorator_imports=self._unused_decorator_imports(),
             manual=c.manual,
+            notes=[d for f, d in self.unsafe if f.convert],
             stmt_relevant=c.stmt_relevant,
             stmt_nested=c.stmt_nested,
             stmt_defs=c.stmt_defs,
@@ -240,9 +243,15 @@ class Analyzer:
         for yf in f.yield_froms:
             self._check_yield_from(f, yf)
         for w in f.withs:
-            dotted = ast_dotted(w.value)
-            if dotted is None or not self._is_lock(f, dotted):
-                refuse(f, w, "`with (yield from x)` where x is not known to be an asyncio Lock/Semaphore/Condition")
+            if self._is_lock_expr(f, w.value, set()):
+                continue
+            if self.unsafe_fixes:
+                line, col = pos(w)
+                self.unsafe.append((f, Diagnostic(line, col, "unsafe fix: `with (yield from x)` made `async with x` "
+                                                         "though x is not known to be an asyncio lock", "note")))
+            else:
+                refuse(f, w, "`with (yield from x)` where x is not known to be an asyncio Lock/Semaphore/Condition"
+                             " (--unsafe-fixes converts it)")
         for w in f.mixed_withs:
             refuse(f, w, "`with` mixing `(yield from lock)` and plain context managers: split it by hand")
         for yf in f.stmt_yield_froms:
@@ -276,19 +285,59 @@ class Analyzer:
                     why = f"`yield from {g.node.name}()`: a plain generator (it yields values), not a coroutine"
                 refuse(f, yf, why)
 
-    def _is_lock(self, f: FuncInfo, dotted: str) -> bool:
+    def _is_lock_expr(self, f: Optional[FuncInfo], expr: ast.expr, seen: Set[Tuple[int, str]]) -> bool:
+        """Whether ``expr`` (seen from ``f``) is known to be an asyncio lock."""
+        if isinstance(expr, ast.Call):
+            return (self.names.path(ast_dotted(expr.func)) or ("",))[-1] in LOCK_TYPES
+        dotted = ast_dotted(expr)
+        return dotted is not None and self._is_lock(f, dotted, seen)
+
+    def _is_lock(self, f: Optional[FuncInfo], dotted: str, seen: Optional[Set[Tuple[int, str]]] = None) -> bool:
         assigns = self.c.assigns
         if dotted.startswith(("self.", "cls.")):
-            if f.cls is None:
+            if f is None or f.cls is None:
                 return False
             key = (f.cls.scope_key, "self." + dotted.split(".", 1)[1])
             return assigns.get(key, False)
         scope: Optional[FuncInfo] = f
         while scope is not None:
             if (scope.index, dotted) in assigns:
-                return assigns[(scope.index, dotted)]
+                return assigns[(scope.index, dotted)] and dotted not in _params(scope.node)
+            if dotted in _params(scope.node):
+                return self._param_is_lock(scope, dotted, set() if seen is None else seen)
             scope = scope.parent
         return assigns.get((-1, dotted), False)
+
+    def _param_is_lock(self, g: FuncInfo, name: str, seen: Set[Tuple[int, str]]) -> bool:
+        """Every call of ``g`` in the module passes a known lock as ``name``."""
+        key = (g.index, name)
+        if key in seen:
+            return True  # a recursive call passes on what the other sites give
+        seen.add(key)
+        a = g.node.args
+        positional = [x.arg for x in a.posonlyargs + a.args]
+        index = positional.index(name) if name in positional else None
+        decorators = {ast_dotted(d) for d in g.node.decorator_list}
+        calls = 0
+        for site, _, node in g.refs:
+            call = self.c.calls_by_func.get(id(node))
+            if call is None:
+                return False  # passed around: its callers are not known
+            shift = 0
+            if g.cls is not None and g.parent is None and "staticmethod" not in decorators:
+                owner = node.value.id if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) else ""
+                shift = 1 if owner in ("self", "cls") or "classmethod" in decorators else 0
+            arg = next((k.value for k in call.keywords if k.arg == name), None)
+            if arg is None and index is not None:
+                at = index - shift
+                if any(isinstance(x, ast.Starred) for x in call.args[:at + 1]):
+                    return False
+                if 0 <= at < len(call.args):
+                    arg = call.args[at]
+            if arg is None or not self._is_lock_expr(site, arg, seen):
+                return False
+            calls += 1
+        return calls > 0
 
     def _return_verdict(self, value: Optional[ast.expr], f: FuncInfo) -> Optional[bool]:
         """False: plain value; True: awaitable (add ``await``); None: unknown."""
@@ -408,6 +457,6 @@ def _statement_calls(stmt: ast.stmt) -> Iterable[ast.Call]:
             yield n
 
 
-def analyze(tree: ast.Module, source: Optional[str] = None) -> Analysis:
+def analyze(tree: ast.Module, source: Optional[str] = None, unsafe_fixes: bool = False) -> Analysis:
     """Analyse a parsed module (``source``, if given, speeds it up)."""
-    return Analyzer(tree, source).run()
+    return Analyzer(tree, source, unsafe_fixes).run()

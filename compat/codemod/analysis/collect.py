@@ -63,6 +63,7 @@ class Collector:
         self.class_count = 0
         self.decorator_uses: Dict[str, int] = {}
         self.manual: List[Diagnostic] = []  # refusals tied to no function
+        self.calls_by_func: Dict[int, ast.Call] = {}  # id(call.func) -> call
 
     # -- helpers ---------------------------------------------------------
     def is_coro_decorator(self, expr: ast.expr) -> Optional[str]:
@@ -232,6 +233,7 @@ class Collector:
 
     def _call(self, node: ast.Call, func: Optional[FuncInfo], cls: Optional[ClassInfo]) -> bool:
         """Record a call; True when a file-wide transform rewrites it."""
+        self.calls_by_func[id(node.func)] = node
         path = self.names.path(ast_dotted(node.func))
         line, col = pos(node)
         kw = {k.arg for k in node.keywords}

@@ -113,6 +113,7 @@ class Analysis:
     run: Optional[RunPattern]
     unused_decorator_imports: Set[str]
     manual: List[Diagnostic] = field(default_factory=list)
+    notes: List[Diagnostic] = field(default_factory=list)  # what --unsafe-fixes changed
     # per statement in pre-order: worth walking? and how many statements
     # and function definitions it holds (to skip over them)
     stmt_relevant: List[bool] = field(default_factory=list)

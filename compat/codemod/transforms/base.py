@@ -50,8 +50,10 @@ class State:
         """``asyncio.X`` path of an expression (any alias), or None."""
         return self.names.path(cst_dotted(node))
 
-    def asyncio_attr(self, attr: str) -> cst.Attribute:
+    def asyncio_attr(self, attr: str) -> cst.BaseExpression:
         """``asyncio.attr`` spelled with the file's alias (importing it if needed)."""
+        if self.names.imported.get(attr) == attr:
+            return cst.Name(attr)  # ``from asyncio import attr`` or ``*``
         prefix = self.names.prefix
         if prefix is None:
             self.need_asyncio_import = True
