@@ -513,7 +513,7 @@ def test_global_loop_used_in_a_function_is_kept():
 
 
 def test_loop_used_more_than_once_is_kept():
-    check(
+    source = textwrap.dedent(
         """\
         import asyncio
         @asyncio.coroutine
@@ -522,7 +522,10 @@ def test_loop_used_more_than_once_is_kept():
         loop = asyncio.get_event_loop()
         loop.run_until_complete(main(loop))
         loop.close()
-        """,
+        """
+    )
+    result = transform_source(source, "t.py")
+    assert result.new == textwrap.dedent(
         """\
         import asyncio
         async def main(loop):
@@ -530,8 +533,10 @@ def test_loop_used_more_than_once_is_kept():
         loop = asyncio.get_event_loop()
         loop.run_until_complete(main(loop))
         loop.close()
-        """,
+        """
     )
+    # outside a main guard it is only reported (3.14 raises there)
+    assert [(d.line, d.kind) for d in result.diagnostics] == [(5, "refused")]
 
 
 # -- hard case 11: ensure_future spellings ------------------------------------

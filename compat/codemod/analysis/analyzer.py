@@ -10,7 +10,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from .collect import DEF_NAME, FUNC_NODES, ITERABLE_BUILTINS, PLAIN_VALUES, Collector, plain_iterable
 from ..diagnostics import Diagnostic
-from .facts import Analysis, ClassInfo, FuncInfo, RunPattern, pos, refuse
+from .facts import Analysis, ClassInfo, FuncInfo, RunPattern, Site, pos, refuse
 from .names import AWAITABLE_CALLS, LOCK_TYPES, ast_dotted, collect_names
 
 __all__ = ["Analysis", "Analyzer", "FuncInfo", "analyze"]
@@ -83,6 +83,7 @@ class Analyzer:
                 c.stmt_relevant[i] = True
                 i = c.stmt_parent[i]
         run = self._run_pattern()
+        new_loops = self._module_loops(run)
         return Analysis(
             names=self.names,
             funcs=c.funcs,
@@ -91,6 +92,7 @@ class Analyzer:
             unused_decorator_imports=self._unused_decorator_imports(),
             manual=c.manual,
             notes=[d for f, d in self.unsafe if f.convert],
+            new_loops=new_loops,
             stmt_relevant=c.stmt_relevant,
             stmt_nested=c.stmt_nested,
             stmt_defs=c.stmt_defs,
@@ -406,6 +408,28 @@ class Analyzer:
                 return RunPattern(name, stmt.lineno)
         return None
 
+    def _module_loops(self, run: Optional[RunPattern]) -> Set[int]:
+        """``get_event_loop()`` outside functions: rewritten under a main guard, else reported."""
+        guards = {id(s.body) for s in self.tree.body if isinstance(s, ast.If) and _is_main_guard(s.test)}
+        handled: Set[int] = set()
+        out: Set[int] = set()
+        for stmt, block in self.loop_candidates:
+            if run is not None and stmt.lineno == run.line:
+                handled.add(id(stmt.value))
+            elif id(block) in guards:
+                out.add(self.c.assign_index[id(stmt)])
+                line, col = pos(stmt)
+                self.c.sites.append((Site("new_event_loop", line, col), None))
+                handled.add(id(stmt.value))
+        for call in self.c.module_loop_calls:
+            if id(call) not in handled:
+                line, col = pos(call)
+                self.c.manual.append(Diagnostic(
+                    line, col, "asyncio.get_event_loop() at module level raises RuntimeError from 3.14 when no "
+                    "loop is set: create the loop where the program starts (asyncio.new_event_loop() and "
+                    "set_event_loop(), or asyncio.run())"))
+        return out
+
     def _module_blocks(self) -> Iterable[List[ast.stmt]]:
         yield self.tree.body
         for stmt in self.tree.body:
@@ -438,6 +462,15 @@ class Analyzer:
                 elif call.func.attr == "close" and not call.args:
                     close_ok = True
         return run_ok and len(uses) == 2 + close_ok
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    """``__name__ == "__main__"`` (either way round)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = {ast_dotted(test.left) or getattr(test.left, "value", None),
+             ast_dotted(test.comparators[0]) or getattr(test.comparators[0], "value", None)}
+    return sides == {"__name__", "__main__"}
 
 
 def _params(node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> Set[str]:

@@ -64,6 +64,8 @@ class Collector:
         self.decorator_uses: Dict[str, int] = {}
         self.manual: List[Diagnostic] = []  # refusals tied to no function
         self.calls_by_func: Dict[int, ast.Call] = {}  # id(call.func) -> call
+        self.assign_index: Dict[int, int] = {}  # id(Assign) -> its statement index
+        self.module_loop_calls: List[ast.Call] = []  # get_event_loop() outside functions
 
     # -- helpers ---------------------------------------------------------
     def is_coro_decorator(self, expr: ast.expr) -> Optional[str]:
@@ -113,6 +115,8 @@ class Collector:
         if not isinstance(node, ast.stmt):
             return self._walk(node, func, cls, container, own, in_comp)
         idx = len(self.stmt_relevant)
+        if isinstance(node, ast.Assign):
+            self.assign_index[id(node)] = idx
         self.stmt_relevant.append(False)
         self.stmt_nested.append(0)
         self.stmt_defs.append(0)
@@ -235,6 +239,8 @@ class Collector:
         """Record a call; True when a file-wide transform rewrites it."""
         self.calls_by_func[id(node.func)] = node
         path = self.names.path(ast_dotted(node.func))
+        if func is None and path == ("get_event_loop",):
+            self.module_loop_calls.append(node)
         line, col = pos(node)
         kw = {k.arg for k in node.keywords}
         kind = None

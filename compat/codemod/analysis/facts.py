@@ -114,6 +114,9 @@ class Analysis:
     unused_decorator_imports: Set[str]
     manual: List[Diagnostic] = field(default_factory=list)
     notes: List[Diagnostic] = field(default_factory=list)  # what --unsafe-fixes changed
+    # statement indices of ``loop = get_event_loop()`` under a main guard,
+    # made ``new_event_loop()`` + ``set_event_loop()``
+    new_loops: Set[int] = field(default_factory=set)
     # per statement in pre-order: worth walking? and how many statements
     # and function definitions it holds (to skip over them)
     stmt_relevant: List[bool] = field(default_factory=list)

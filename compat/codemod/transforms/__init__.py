@@ -9,6 +9,7 @@ from typing import List, Type
 from .base import Pipeline, State, Transform
 from .coroutine import CoroutineToAsync
 from .ensure_future import EnsureFuture
+from .event_loop import NewEventLoop
 from .imports import FixImports
 from .loop_kwarg import RemoveLoopArgument
 from .protocol import ProtocolMethods
@@ -24,6 +25,7 @@ ORDER: List[Type[Transform]] = [
     TaskClassMethods,
     WaitWrapsCoroutines,
     RunMain,
+    NewEventLoop,
     FixImports,  # last: it acts on what the others left behind
 ]
 
