@@ -1,5 +1,6 @@
 """One file through the codemod: pre-pass, analysis, transforms, compile check."""
 import ast
+import warnings
 from dataclasses import dataclass, field
 from typing import List
 
@@ -32,7 +33,9 @@ class FileResult:
 def _compiles(source: str, path: str) -> str:
     """Empty string if ``source`` compiles, else the error message."""
     try:
-        compile(source, path, "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the file's own SyntaxWarnings are not ours
+            compile(source, path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None)
         return f"{getattr(exc, 'msg', exc)} (line {line})"
@@ -63,7 +66,9 @@ def transform_source(source: str, path: str = "<string>", unsafe_fixes: bool = F
     text, renames = prepass(source)
     notes = [Diagnostic(line, col, why, "note") for line, col, why in renames if "renamed" in why]
     try:
-        tree = ast.parse(text, path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, path)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None) or 1
         col = getattr(exc, "offset", None) or 1
