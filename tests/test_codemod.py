@@ -509,11 +509,13 @@ def test_global_loop_used_in_a_function_is_kept():
         loop.run_until_complete(main())
         """
     )
-    assert transform_source(src, "t.py").new == src
+    # not asyncio.run: the loop outlives the call; created explicitly (3.14)
+    assert transform_source(src, "t.py").new == src.replace(
+        "asyncio.get_event_loop()\n", "asyncio.new_event_loop()\nasyncio.set_event_loop(loop)\n")
 
 
 def test_loop_used_more_than_once_is_kept():
-    source = textwrap.dedent(
+    check(
         """\
         import asyncio
         @asyncio.coroutine
@@ -522,21 +524,17 @@ def test_loop_used_more_than_once_is_kept():
         loop = asyncio.get_event_loop()
         loop.run_until_complete(main(loop))
         loop.close()
-        """
-    )
-    result = transform_source(source, "t.py")
-    assert result.new == textwrap.dedent(
+        """,
         """\
         import asyncio
         async def main(loop):
             await asyncio.sleep(0)
-        loop = asyncio.get_event_loop()
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         loop.run_until_complete(main(loop))
         loop.close()
-        """
+        """,
     )
-    # outside a main guard it is only reported (3.14 raises there)
-    assert [(d.line, d.kind) for d in result.diagnostics] == [(5, "refused")]
 
 
 # -- hard case 11: ensure_future spellings ------------------------------------

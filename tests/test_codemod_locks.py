@@ -142,3 +142,26 @@ def test_library_module_level_loop_is_reported():
         "when no loop is set: create the loop where the program starts (asyncio.new_event_loop() "
         "and set_event_loop(), or asyncio.run())"
     ]
+
+
+def test_loop_of_a_program_without_main_guard_and_nested_in_one():
+    result, diags = run(
+        """\
+        import asyncio, sys
+        @asyncio.coroutine
+        def main():
+            yield from asyncio.sleep(0)
+        if __name__ == "__main__":
+            if sys.platform == "win32":
+                loop = asyncio.ProactorEventLoop()
+                asyncio.set_event_loop(loop)
+            else:
+                loop = asyncio.get_event_loop()
+            try:
+                loop.run_until_complete(main())
+            finally:
+                loop.close()
+        """
+    )
+    assert diags == []
+    assert "        loop = asyncio.new_event_loop()\n        asyncio.set_event_loop(loop)\n" in result.new

@@ -409,14 +409,32 @@ class Analyzer:
         return None
 
     def _module_loops(self, run: Optional[RunPattern]) -> Set[int]:
-        """``get_event_loop()`` outside functions: rewritten under a main guard, else reported."""
-        guards = {id(s.body) for s in self.tree.body if isinstance(s, ast.If) and _is_main_guard(s.test)}
+        """``get_event_loop()`` outside functions: rewritten where a program starts, else reported.
+
+        A program starts under ``if __name__ == "__main__":`` or where the
+        module runs the loop itself (``loop.run_until_complete``/``run_forever``
+        outside functions): there ``new_event_loop()`` + ``set_event_loop()``
+        is what ``get_event_loop()`` did up to 3.13.
+        """
         handled: Set[int] = set()
         out: Set[int] = set()
-        for stmt, block in self.loop_candidates:
+        runs = {
+            ast_dotted(n.func.value) for stmt in self.tree.body for n in _module_nodes(stmt)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+            and n.func.attr in ("run_until_complete", "run_forever")
+        }
+        for stmt, block, guarded in _module_blocks_deep(self.tree.body, False):
+            if not self._is_loop_assign(stmt):
+                continue
+            name = stmt.targets[0].id  # type: ignore[attr-defined]
+            before = block[:block.index(stmt)]
+            sets_loop = any(
+                isinstance(n, ast.Call) and self.names.path(ast_dotted(n.func)) == ("set_event_loop",)
+                for b in before for n in _module_nodes(b)
+            )
             if run is not None and stmt.lineno == run.line:
                 handled.add(id(stmt.value))
-            elif id(block) in guards:
+            elif (guarded or name in runs) and not sets_loop:
                 out.add(self.c.assign_index[id(stmt)])
                 line, col = pos(stmt)
                 self.c.sites.append((Site("new_event_loop", line, col), None))
@@ -462,6 +480,31 @@ class Analyzer:
                 elif call.func.attr == "close" and not call.args:
                     close_ok = True
         return run_ok and len(uses) == 2 + close_ok
+
+
+def _module_nodes(stmt: ast.stmt) -> Iterable[ast.AST]:
+    """Nodes of a module-level statement, not entering functions or classes."""
+    todo: List[ast.AST] = [stmt]
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))
+
+
+def _module_blocks_deep(body: List[ast.stmt], guarded: bool) -> Iterable[Tuple[ast.stmt, List[ast.stmt], bool]]:
+    """(statement, its block, under a main guard?) for module-level code in if/try/with blocks."""
+    for stmt in body:
+        yield stmt, body, guarded
+        if isinstance(stmt, ast.If):
+            inner = guarded or _is_main_guard(stmt.test)
+            yield from _module_blocks_deep(stmt.body, inner)
+            yield from _module_blocks_deep(stmt.orelse, guarded)
+        elif isinstance(stmt, (ast.Try, ast.With)):
+            for name in ("body", "orelse", "finalbody"):
+                yield from _module_blocks_deep(getattr(stmt, name, []), guarded)
+            for handler in getattr(stmt, "handlers", ()):
+                yield from _module_blocks_deep(handler.body, guarded)
 
 
 def _is_main_guard(test: ast.expr) -> bool:
