@@ -165,3 +165,32 @@ def test_loop_of_a_program_without_main_guard_and_nested_in_one():
     )
     assert diags == []
     assert "        loop = asyncio.new_event_loop()\n        asyncio.set_event_loop(loop)\n" in result.new
+
+
+def test_loop_of_a_main_function_called_under_the_guard():
+    result, diags = run(
+        """\
+        import asyncio, os
+        @asyncio.coroutine
+        def start():
+            yield from asyncio.sleep(0)
+        def main():
+            if os.name == "nt":
+                loop = asyncio.ProactorEventLoop()
+                asyncio.set_event_loop(loop)
+            else:
+                loop = asyncio.get_event_loop()
+            loop.run_until_complete(start())
+            loop.close()
+        def helper():
+            loop = asyncio.get_event_loop()
+            return loop.run_until_complete(start())
+        if __name__ == "__main__":
+            main()
+        """
+    )
+    assert diags == []
+    assert result.new.count("asyncio.new_event_loop()") == 1
+    assert "        loop = asyncio.new_event_loop()\n        asyncio.set_event_loop(loop)\n" in result.new
+    # helper() is called from nowhere known: left as it is
+    assert "def helper():\n    loop = asyncio.get_event_loop()\n" in result.new

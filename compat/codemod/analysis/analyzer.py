@@ -70,6 +70,8 @@ class Analyzer:
         for f in c.funcs:
             if f.protocol == "generator":
                 self._delegations(f)
+        run = self._run_pattern()
+        new_loops = self._module_loops(run)
         for site, func in c.sites:
             for f in (func.ancestors() if func else ()):
                 f.touch = True
@@ -82,8 +84,10 @@ class Analyzer:
             while i >= 0 and not c.stmt_relevant[i]:
                 c.stmt_relevant[i] = True
                 i = c.stmt_parent[i]
-        run = self._run_pattern()
-        new_loops = self._module_loops(run)
+        for i in new_loops:
+            while i >= 0:
+                c.stmt_relevant[i] = True
+                i = c.stmt_parent[i]
         return Analysis(
             names=self.names,
             funcs=c.funcs,
@@ -417,7 +421,7 @@ class Analyzer:
         is what ``get_event_loop()`` did up to 3.13.
         """
         handled: Set[int] = set()
-        out: Set[int] = set()
+        out = self._program_functions()
         runs = {
             ast_dotted(n.func.value) for stmt in self.tree.body for n in _module_nodes(stmt)
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
@@ -446,6 +450,32 @@ class Analyzer:
                     line, col, "asyncio.get_event_loop() at module level raises RuntimeError from 3.14 when no "
                     "loop is set: create the loop where the program starts (asyncio.new_event_loop() and "
                     "set_event_loop(), or asyncio.run())"))
+        return out
+
+    def _program_functions(self) -> Set[int]:
+        """``loop = get_event_loop()`` in a ``main()`` called only under the main guard."""
+        guarded = {id(n) for stmt, _, under in _module_blocks_deep(self.tree.body, False) if under
+                   for n in _module_nodes(stmt)}
+        out: Set[int] = set()
+        for f in self.c.module_defs.values():
+            if f.is_async or f.candidate or f.is_generator or not f.refs:
+                continue
+            if not all(site is None and id(node) in guarded for site, _, node in f.refs):
+                continue
+            runs = {
+                ast_dotted(n.func.value) for stmt in f.node.body for n in _module_nodes(stmt)
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                and n.func.attr in ("run_until_complete", "run_forever")
+            }
+            for stmt, block, _ in _module_blocks_deep(f.node.body, False):
+                if not self._is_loop_assign(stmt) or stmt.targets[0].id not in runs:  # type: ignore[attr-defined]
+                    continue
+                if any(isinstance(n, ast.Call) and self.names.path(ast_dotted(n.func)) == ("set_event_loop",)
+                       for b in block[:block.index(stmt)] for n in _module_nodes(b)):
+                    continue
+                out.add(self.c.assign_index[id(stmt)])
+                line, col = pos(stmt)
+                self.c.sites.append((Site("new_event_loop", line, col), f))
         return out
 
     def _module_blocks(self) -> Iterable[List[ast.stmt]]:

@@ -1,9 +1,11 @@
 """``loop = asyncio.get_event_loop()`` under ``if __name__ == "__main__":``
 -> ``loop = asyncio.new_event_loop(); asyncio.set_event_loop(loop)``.
 
-At the start of a program that is what ``get_event_loop()`` did up to 3.13;
-from 3.14 it raises when no loop is set. Elsewhere at module level (a
-library's import time) the analysis only reports it.
+Also where a program starts its loop (a module running it at module level,
+a ``main()`` called only under the guard). There that is what
+``get_event_loop()`` did up to 3.13; from 3.14 it raises when no loop is
+set. Elsewhere at module level (a library's import time) the analysis
+only reports it.
 """
 from typing import Dict, Union
 
@@ -22,7 +24,7 @@ class NewEventLoop(Transform):
         self.index: Dict[int, int] = {}  # id(Assign) -> statement index
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        if self.state.analysis.new_loops and not self.state.frames:
+        if self.state.analysis.new_loops:
             self.index[id(node)] = self.state.next_stmt - 1
 
     def leave_SimpleStatementLine(
