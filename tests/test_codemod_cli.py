@@ -61,7 +61,7 @@ def test_diff_is_the_default_and_changes_nothing(tmp_path):
     f = tmp_path / "app.py"
     f.write_text(LEGACY)
     p = run("codemod", "app.py", cwd=str(tmp_path))
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 1, p.stderr  # not done: the file would change
     assert f.read_text() == LEGACY
     assert "--- a/app.py\n+++ b/app.py\n" in p.stdout
     assert "-@asyncio.coroutine\n" in p.stdout and "+async def main(loop):\n" in p.stdout
@@ -72,10 +72,10 @@ def test_write_rewrites_in_place_and_reports_refusals(tmp_path):
     (tmp_path / "app.py").write_text(LEGACY)
     (tmp_path / "old.py").write_text(REFUSED)
     p = run("codemod", "--write", str(tmp_path))
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 1, p.stderr  # files rewritten and a refusal left (pyupgrade's convention)
     assert (tmp_path / "app.py").read_text() == MODERN
     assert (tmp_path / "old.py").read_text() == REFUSED
-    assert f"{tmp_path / 'old.py'}:6:5: bare `yield <value>` in a coroutine" in p.stderr
+    assert f"{tmp_path / 'old.py'}:6:5: refused: bare `yield <value>` in a coroutine" in p.stderr
     assert p.stdout == ""
 
 
@@ -92,12 +92,17 @@ def test_check_exits_1_when_something_would_change(tmp_path):
 
 
 @needs_libcst
-def test_check_passes_on_refused_only_files(tmp_path):
+def test_check_fails_while_refusals_remain(tmp_path):
     f = tmp_path / "old.py"
     f.write_text(REFUSED)
     p = run("codemod", "--check", str(f))
-    assert p.returncode == 0
-    assert "bare `yield <value>`" in p.stderr
+    assert p.returncode == 1
+    assert "refused: bare `yield <value>`" in p.stderr
+    assert "0 of 1 file would be rewritten, 1 refusal, 0 errors, 0 needing nothing" in p.stderr
+    (tmp_path / "new.py").write_text(MODERN)
+    p = run("codemod", "--write", str(tmp_path / "new.py"))
+    assert p.returncode == 0, p.stderr
+    assert "0 of 1 file rewritten, 0 refusals, 0 errors, 1 needing nothing" in p.stderr
 
 
 @needs_libcst
@@ -109,7 +114,7 @@ def test_many_files_with_jobs_show_progress(tmp_path):
     (tmp_path / "__pycache__").mkdir()
     (tmp_path / "__pycache__" / "skip.py").write_text(LEGACY)
     p = run("codemod", "--write", "--jobs", "2", str(tmp_path))
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 1, p.stderr
     assert "compat codemod: 25/25 files" in p.stderr
     assert "25 of 25 files rewritten" in p.stderr
     for path in tmp_path.glob("pkg*/*.py"):
@@ -122,7 +127,7 @@ def test_encoding_and_crlf_survive_write(tmp_path):
     f = tmp_path / "latin.py"
     src = "# -*- coding: latin-1 -*-\r\nimport asyncio\r\n@asyncio.coroutine\r\ndef f():\r\n    yield from g('\xe9')\r\n"
     f.write_bytes(src.encode("latin-1"))
-    assert run("codemod", "--write", str(f)).returncode == 0
+    assert run("codemod", "--write", str(f)).returncode == 1
     assert f.read_bytes() == (
         "# -*- coding: latin-1 -*-\r\nimport asyncio\r\nasync def f():\r\n    await g('\xe9')\r\n"
     ).encode("latin-1")
@@ -191,13 +196,15 @@ def test_report_text(tmp_path):
     assert p.returncode == 0, p.stderr
     out = p.stdout
     assert (
-        f"{f}: 1 asyncore imports, 1 asynchat imports, 1 dispatcher subclasses, "
-        "1 async_chat subclasses, 1 decorated coroutines, 2 yield from, 1 loop= arguments, "
-        "3 removed APIs, 1 left for a human (codemod refuses)\n"
+        f"{f}: 1 asyncore import, 1 asynchat import, 1 dispatcher subclass, "
+        "1 async_chat subclass, 1 decorated coroutine, 2 yield from, 1 loop= argument, "
+        "3 removed APIs, 1 left for a human (codemod refuses), 1 of them left as they are\n"
     ) in out
     assert f"  {f}:5:1: async_chat_subclass: class Handler(asynchat.async_chat)\n" in out
     assert f"  {f}:15:16: loop_kwarg: asyncio.sleep(..., loop=...)\n" in out
     assert f"  {f}:16:17: removed_api: asyncio.async() (gone in 3.7)\n" in out
+    assert f"  {f}:18:5: removed_api: with (yield from thing) (TypeError from 3.9)\n" in out
+    assert "  decorated coroutines the codemod leaves as they are: 1\n" in out
     assert "clean.py" not in out
     assert "total: 2 files (1 with legacy constructs)" in out
 
@@ -222,7 +229,9 @@ def test_report_json(tmp_path):
 def test_report_of_unparseable_file_exits_2(tmp_path):
     (tmp_path / "broken.py").write_text("def f(:\n")
     p = run("report", str(tmp_path))
-    assert p.returncode == 2 and "cannot parse" in p.stdout
+    assert p.returncode == 2
+    assert "cannot parse" not in p.stdout
+    assert f"compat report: error: {tmp_path / 'broken.py'}: cannot parse" in p.stderr
 
 
 def test_pre_commit_hook_runs_check():
@@ -232,3 +241,37 @@ def test_pre_commit_hook_runs_check():
         text = fh.read()
     assert re.search(r"entry:\s*python -m compat codemod --check", text)
     assert "types: [python]" in text
+
+
+def test_report_counts_what_is_left_names_the_source_and_keeps_warnings(tmp_path):
+    f = tmp_path / "era.py"
+    f.write_text(textwrap.dedent(
+        """\
+        from asyncio import *
+        import re
+        PATTERN = re.compile("\\d+")
+
+        @coroutine
+        def tornado(fut):
+            yield fut
+
+        @coroutine
+        def waits(lock):
+            with (yield from lock):
+                t = async(tornado(None), loop=None)
+        """
+    ))
+    (tmp_path / "other.py").write_text(MODERN)
+    p = run("report", str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""  # the analysed file's SyntaxWarning is not printed
+    out = p.stdout
+    assert f"{f}: 2 decorated coroutines, 1 yield from, 1 loop= argument, 2 removed APIs, " \
+        "2 left for a human (codemod refuses), 2 of them left as they are\n" in out
+    assert f"  {f}:12:13: loop_kwarg: async(..., loop=...)\n" in out
+    assert "  decorated coroutines the codemod leaves as they are: 2\n" in out
+    assert "total: 2 files (1 with legacy constructs)" in out
+    p = run("report", "--summary", str(tmp_path))
+    assert p.returncode == 0 and str(f) not in p.stdout and "total: 2 files" in p.stdout
+    p = run("report", "--summary", "--json", str(tmp_path))
+    assert json.loads(p.stdout) == {"totals": json.loads(run("report", "--json", str(tmp_path)).stdout)["totals"]}

@@ -33,7 +33,7 @@ def test_bare_yield_value_is_refused():  # hard case 3
     )
     assert not result.changed
     assert diags == [
-        "t.py:4:9: bare `yield <value>` in a coroutine (Tornado/Trollius style): cannot tell what it waits for"
+        "t.py:4:9: refused: bare `yield <value>` in a coroutine (Tornado/Trollius style): cannot tell what it waits for"
     ]
 
 
@@ -49,7 +49,7 @@ def test_unprovable_return_value_is_refused():  # hard case 4
     )
     assert not result.changed
     assert diags == [
-        "t.py:4:5: return value of a coroutine without `yield`: cannot prove whether it is awaitable"
+        "t.py:4:5: refused: return value of a coroutine without `yield`: cannot prove whether it is awaitable"
     ]
 
 
@@ -69,7 +69,7 @@ def test_generator_both_iterated_and_awaited_is_refused():  # hard case 5
         """,
         "main",
     )
-    assert diags == ["t.py:8:5: numbers() is a generator that is both iterated and awaited"]
+    assert diags == ["t.py:8:5: refused: numbers() is a generator that is both iterated and awaited"]
     assert "async def helper():" in result.new  # decided per function
 
 
@@ -85,7 +85,7 @@ def test_yield_from_plain_generator_is_refused():
         """,
         "main",
     )
-    assert diags == ["t.py:6:5: `yield from numbers()`: a plain generator (it yields values), not a coroutine"]
+    assert diags == ["t.py:6:5: refused: `yield from numbers()`: a plain generator (it yields values), not a coroutine"]
 
 
 def test_yield_from_plain_iterable_is_refused():  # hard case 6
@@ -107,9 +107,9 @@ def test_yield_from_plain_iterable_is_refused():  # hard case 6
     )
     assert not result.changed
     assert diags == [
-        "t.py:4:5: `yield from` a plain iterable inside a coroutine",
-        "t.py:7:5: `yield from range(...)`: a plain iterable inside a coroutine",
-        "t.py:11:5: `yield from` a plain iterable inside a coroutine",
+        "t.py:4:5: refused: `yield from` a plain iterable inside a coroutine",
+        "t.py:7:5: refused: `yield from range(...)`: a plain iterable inside a coroutine",
+        "t.py:11:5: refused: `yield from` a plain iterable inside a coroutine",
     ]
 
 
@@ -126,7 +126,7 @@ def test_with_yield_from_unknown_object_is_refused():  # hard case 9
     )
     assert not result.changed
     assert diags == [
-        "t.py:4:11: `with (yield from x)` where x is not known to be an asyncio Lock/Semaphore/Condition"
+        "t.py:4:11: refused: `with (yield from x)` where x is not known to be an asyncio Lock/Semaphore/Condition (--unsafe-fixes converts it)"
     ]
 
 
@@ -158,7 +158,7 @@ def test_with_mixing_lock_and_plain_context_manager_is_refused():
         """,
         "f",
     )
-    assert diags == ["t.py:5:5: `with` mixing `(yield from lock)` and plain context managers: split it by hand"]
+    assert diags == ["t.py:5:5: refused: `with` mixing `(yield from lock)` and plain context managers: split it by hand"]
 
 
 def test_yield_from_in_comprehension_is_refused_and_the_rest_converted():  # hard case 15
@@ -175,7 +175,7 @@ def test_yield_from_in_comprehension_is_refused_and_the_rest_converted():  # har
         "gather_all",
     )
     assert diags == [
-        "t.py:4:14: `yield` inside a comprehension is a SyntaxError since Python 3.8: rewrite it as a loop"
+        "t.py:4:14: refused: `yield` inside a comprehension is a SyntaxError since Python 3.8: rewrite it as a loop"
     ]
     assert "async def fine():\n    await asyncio.sleep(0)\n" in result.new
 
@@ -207,9 +207,9 @@ def test_coroutines_driven_by_hand_are_refused():  # hard case 16
     )
     assert "async def fine():" in result.new
     assert diags == [
-        "t.py:16:5: coroutine stepped() is driven by hand (next/send/iteration/isgenerator); not converted",
-        "t.py:18:5: coroutine sent() is driven by hand (next/send/iteration/isgenerator); not converted",
-        "t.py:19:12: coroutine checked() is driven by hand (next/send/iteration/isgenerator); not converted",
+        "t.py:16:5: refused: coroutine stepped() is driven by hand (next/send/iteration/isgenerator); not converted",
+        "t.py:18:5: refused: coroutine sent() is driven by hand (next/send/iteration/isgenerator); not converted",
+        "t.py:19:12: refused: coroutine checked() is driven by hand (next/send/iteration/isgenerator); not converted",
     ]
 
 
@@ -227,8 +227,8 @@ def test_caller_of_refused_helper_is_refused_too():
         "helper", "main",
     )
     assert diags == [
-        "t.py:4:5: `yield from` a plain iterable inside a coroutine",
-        "t.py:7:5: `yield from helper()`: that helper could not be converted",
+        "t.py:4:5: refused: `yield from` a plain iterable inside a coroutine",
+        "t.py:7:5: refused: `yield from helper()`: that helper could not be converted",
     ]
 
 
@@ -265,5 +265,5 @@ def test_direct_call_of_asyncio_coroutine_is_reported():
         """,
     )
     assert diags == [
-        "t.py:4:11: asyncio.coroutine() called directly (gone in 3.11): rewrite the function as async def by hand"
+        "t.py:4:11: refused: asyncio.coroutine() called directly (gone in 3.11): rewrite the function as async def by hand"
     ]

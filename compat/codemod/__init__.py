@@ -15,11 +15,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine import FileResult
 
 
-def transform_source(source: str, path: str = "<string>") -> "FileResult":
+def transform_source(source: str, path: str = "<string>", unsafe_fixes: bool = False) -> "FileResult":
     """Rewrite one module's source (raises :class:`LibcstMissing` without libcst)."""
     from .engine import transform_source as run
 
-    return run(source, path)
+    return run(source, path, unsafe_fixes)
 
 
 def inventory_source(source: str, path: str = "<string>") -> Any:

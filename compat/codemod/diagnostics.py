@@ -1,6 +1,5 @@
 """Findings the codemod reports: refusals, errors and notes, as plain data."""
-from dataclasses import asdict, dataclass
-from typing import Any, Dict
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -10,12 +9,8 @@ class Diagnostic:
     line: int
     col: int
     reason: str
-    kind: str = "refused"  # "refused" | "error"
+    kind: str = "refused"  # "refused" | "error" | "note"
 
     def format(self, path: str) -> str:
-        """Render as ``path:line:col: reason``."""
-        return f"{path}:{self.line}:{self.col}: {self.reason}"
-
-    def to_dict(self) -> Dict[str, Any]:
-        """Plain dict for JSON output."""
-        return asdict(self)
+        """Render as ``path:line:col: kind: reason`` (kind: refused, error, note)."""
+        return f"{path}:{self.line}:{self.col}: {self.kind}: {self.reason}"

@@ -1,5 +1,6 @@
 """One file through the codemod: pre-pass, analysis, transforms, compile check."""
 import ast
+import warnings
 from dataclasses import dataclass, field
 from typing import List
 
@@ -32,7 +33,9 @@ class FileResult:
 def _compiles(source: str, path: str) -> str:
     """Empty string if ``source`` compiles, else the error message."""
     try:
-        compile(source, path, "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the file's own SyntaxWarnings are not ours
+            compile(source, path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None)
         return f"{getattr(exc, 'msg', exc)} (line {line})"
@@ -42,20 +45,10 @@ def _compiles(source: str, path: str) -> str:
 def _transform(text: str, analysis: Analysis) -> str:
     import libcst as cst
 
-    from .pipeline import Pipeline, State
-    from .transform_coroutine import CoroutineToAsync
-    from .transform_ensure_future import EnsureFuture
-    from .transform_imports import FixImports
-    from .transform_loop_kwarg import RemoveLoopArgument
-    from .transform_run import RunMain
-    from .transform_task_methods import TaskClassMethods
-    from .transform_wait import WaitWrapsCoroutines
+    from .transforms import ORDER, Pipeline, State
 
     state = State(analysis)
-    transforms = [
-        CoroutineToAsync(state), RemoveLoopArgument(state), EnsureFuture(state),
-        TaskClassMethods(state), WaitWrapsCoroutines(state), RunMain(state), FixImports(state),
-    ]
+    transforms = [cls(state) for cls in ORDER]
     module = cst.parse_module(text)
     new = module.visit(Pipeline(state, transforms))
     if state.next_index != len(analysis.funcs) or state.next_stmt != len(analysis.stmt_relevant):
@@ -63,20 +56,26 @@ def _transform(text: str, analysis: Analysis) -> str:
     return new.code
 
 
-def transform_source(source: str, path: str = "<string>") -> FileResult:
-    """Rewrite one module's source; refusals and errors come back as diagnostics."""
+def transform_source(source: str, path: str = "<string>", unsafe_fixes: bool = False) -> FileResult:
+    """Rewrite one module's source; refusals and errors come back as diagnostics.
+
+    ``unsafe_fixes``: also make ``with (yield from x)`` ``async with x`` where
+    ``x`` is not known to be an asyncio lock (each one listed as a note).
+    """
     require_libcst()
     text, renames = prepass(source)
     notes = [Diagnostic(line, col, why, "note") for line, col, why in renames if "renamed" in why]
     try:
-        tree = ast.parse(text, path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, path)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None) or 1
         col = getattr(exc, "offset", None) or 1
         msg = getattr(exc, "msg", str(exc))
         return FileResult(path, source, source, [Diagnostic(line, col, f"cannot parse: {msg}", "error")])
-    analysis = analyze(tree, text)
-    diagnostics = notes + analysis.refusals
+    analysis = analyze(tree, text, unsafe_fixes)
+    diagnostics = notes + analysis.refusals + analysis.notes
     if not analysis.changes_expected:
         return FileResult(path, source, text, diagnostics)
     try:

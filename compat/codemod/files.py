@@ -2,7 +2,7 @@
 import io
 import os
 import tokenize
-from typing import Iterable, Iterator, List, Tuple
+from typing import Iterable, Iterator, List, Optional, Tuple
 
 # Directories no one wants rewritten.
 SKIP_DIRS = frozenset(
@@ -11,12 +11,23 @@ SKIP_DIRS = frozenset(
 )
 
 
-def iter_python_files(paths: Iterable[str]) -> Iterator[str]:
-    """Files named on the command line, and ``*.py`` under named directories."""
+def iter_python_files(paths: Iterable[str], skipped: Optional[List[str]] = None) -> Iterator[str]:
+    """Files named on the command line, and ``*.py`` under named directories.
+
+    Directories left out (``SKIP_DIRS``, ``*.egg-info``) are appended to
+    ``skipped`` when it is given.
+    """
     for path in paths:
         if os.path.isdir(path):
             for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+                kept = []
+                for d in sorted(dirs):
+                    if d in SKIP_DIRS or d.endswith(".egg-info"):
+                        if skipped is not None:
+                            skipped.append(os.path.join(root, d))
+                    else:
+                        kept.append(d)
+                dirs[:] = kept
                 for name in sorted(files):
                     if name.endswith(".py"):
                         yield os.path.join(root, name)
@@ -33,7 +44,12 @@ def read_source(path: str) -> Tuple[str, str]:
 
 
 def write_source(path: str, text: str, encoding: str) -> None:
-    """Replace ``path`` atomically, keeping its permissions."""
+    """Replace ``path`` atomically, keeping its permissions.
+
+    A symbolic link is followed: its target gets the new text and the link
+    stays a link.
+    """
+    path = os.path.realpath(path)
     tmp = f"{path}.compat-codemod.tmp"
     with open(tmp, "wb") as f:
         f.write(text.encode(encoding))
@@ -43,7 +59,3 @@ def write_source(path: str, text: str, encoding: str) -> None:
         pass
     os.replace(tmp, path)
 
-
-def lines_of(texts: List[str]) -> int:
-    """Total line count (for progress and throughput)."""
-    return sum(t.count("\n") for t in texts)

@@ -15,6 +15,7 @@ from typing import List, Set, Tuple
 # Cheap screen: the pre-pass tokenizes only files that may need it.
 _MAYBE = re.compile(r"\b(?:async|await)\b")
 _ASYNCIO_ALIAS = re.compile(r"\bimport\s+asyncio\s+as\s+(\w+)")
+_STAR_IMPORT = re.compile(r"^\s*from\s+asyncio\s+import\s+\*", re.MULTILINE)
 _KEYWORD_FOLLOWERS = {"def", "with", "for"}
 _NAME_FOLLOWERS = {"=", ",", ")", "]", "}", ".", ":", "(", ""}
 _NAME_PRECEDERS = {".", "def", "class", "import", "as"}
@@ -55,7 +56,8 @@ def prepass(source: str) -> Tuple[str, List[Change]]:
     except (tokenize.TokenError, SyntaxError, IndentationError):
         return source, []
     aliases = _asyncio_names(source)
-    from_asyncio_async = False
+    # after ``from asyncio import *`` a bare ``async(...)`` is asyncio's
+    from_asyncio_async = bool(_STAR_IMPORT.search(source))
     edits: List[Tuple[int, int, int, str]] = []  # row, col, length, text
     changes: List[Change] = []
     significant = [t for t in toks if t.type not in (tokenize.NL, tokenize.INDENT, tokenize.DEDENT)]

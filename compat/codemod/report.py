@@ -5,26 +5,35 @@ libcst. Per file it lists each construct with its position; totals make it
 the inventory a team tracks its migration with.
 """
 import ast
+import warnings
 from typing import Any, Dict, List, Optional
 
 from .analysis import analyze
 from .files import read_source
-from .names import LOOP_REMOVED, AsyncioNames, ast_dotted
+from .analysis.names import LOOP_REMOVED, AsyncioNames, ast_dotted
 from .prepass import prepass
 
-# Report order and the words used in text output.
+# Report order and the words used in text output (one, many).
 KINDS = {
-    "asyncore_import": "asyncore imports",
-    "asynchat_import": "asynchat imports",
-    "smtpd_import": "smtpd imports",
-    "dispatcher_subclass": "dispatcher subclasses",
-    "async_chat_subclass": "async_chat subclasses",
-    "decorated_coroutine": "decorated coroutines",
-    "yield_from": "yield from",
-    "loop_kwarg": "loop= arguments",
-    "removed_api": "removed APIs",
-    "refusal": "left for a human (codemod refuses)",
+    "asyncore_import": ("asyncore import", "asyncore imports"),
+    "asynchat_import": ("asynchat import", "asynchat imports"),
+    "smtpd_import": ("smtpd import", "smtpd imports"),
+    "dispatcher_subclass": ("dispatcher subclass", "dispatcher subclasses"),
+    "async_chat_subclass": ("async_chat subclass", "async_chat subclasses"),
+    "decorated_coroutine": ("decorated coroutine", "decorated coroutines"),
+    "yield_from": ("yield from", "yield from"),
+    "loop_kwarg": ("loop= argument", "loop= arguments"),
+    "removed_api": ("removed API", "removed APIs"),
+    "refusal": ("left for a human (codemod refuses)", "left for a human (codemod refuses)"),
 }
+# Coroutines the codemod leaves as they are (each has a refusal saying why).
+LEFT = "coroutines_left"
+
+
+def label(kind: str, n: int) -> str:
+    """``1 decorated coroutine``, ``2 decorated coroutines``."""
+    one, many = KINDS[kind]
+    return f"{n} {one if n == 1 else many}"
 _LEGACY_MODULES = {"asyncore": "asyncore_import", "asynchat": "asynchat_import", "smtpd": "smtpd_import"}
 _DISPATCHERS = {"dispatcher", "dispatcher_with_send", "file_dispatcher"}
 _SITE_DETAIL = {
@@ -105,7 +114,9 @@ class _Inventory(ast.NodeVisitor):
     def visit_With(self, node: ast.With) -> None:
         for item in node.items:
             if isinstance(item.context_expr, (ast.YieldFrom, ast.Await)):
-                self.findings.append(_finding(node, "removed_api", "with (yield from lock) (TypeError from 3.9)"))
+                keyword = "yield from" if isinstance(item.context_expr, ast.YieldFrom) else "await"
+                what = ast_dotted(item.context_expr.value) or "..."
+                self.findings.append(_finding(node, "removed_api", f"with ({keyword} {what}) (TypeError from 3.9)"))
         self.generic_visit(node)
 
 
@@ -114,7 +125,10 @@ def inventory_source(source: str, path: str = "<string>") -> Dict[str, Any]:
     text, renames = prepass(source)
     entry: Dict[str, Any] = {"path": path, "lines": source.count("\n"), "findings": [], "error": None}
     try:
-        tree = ast.parse(text, path)
+        with warnings.catch_warnings():
+            # the analysed code's own SyntaxWarnings (invalid escapes...) are not ours to print
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, path)
     except (SyntaxError, ValueError) as exc:
         entry["error"] = f"cannot parse: {getattr(exc, 'msg', exc)} (line {getattr(exc, 'lineno', '?')})"
         entry["counts"] = {}
@@ -124,6 +138,11 @@ def inventory_source(source: str, path: str = "<string>") -> Dict[str, Any]:
     analysis = analyze(tree, text)
     inv = _Inventory(analysis.names)
     inv.visit(tree)
+    async_lines = {line for line, _, why in renames if "ensure_future" in why}
+    for x in inv.findings:
+        if x["line"] in async_lines and x["kind"] == "loop_kwarg":
+            # name what the source says, not what the pre-pass made of it
+            x["detail"] = x["detail"].replace("ensure_future(", "async(")
     findings += inv.findings
     for f in analysis.funcs:
         if f.coro_decorators:
@@ -140,6 +159,7 @@ def inventory_source(source: str, path: str = "<string>") -> Dict[str, Any]:
     for x in findings:
         counts[x["kind"]] += 1
     counts["loop_kwarg_removed_in_3_10"] = removed_loop
+    counts[LEFT] = sum(1 for f in analysis.funcs if f.coro_decorators and not f.convert and not f.protocol)
     entry["counts"] = counts
     return entry
 
@@ -156,6 +176,7 @@ def inventory(paths: List[str]) -> Dict[str, Any]:
         files.append(inventory_source(source, path))
     totals: Dict[str, int] = {k: 0 for k in KINDS}
     totals["loop_kwarg_removed_in_3_10"] = 0
+    totals[LEFT] = 0
     for entry in files:
         for k, v in entry["counts"].items():
             totals[k] += v
@@ -166,26 +187,36 @@ def inventory(paths: List[str]) -> Dict[str, Any]:
     return {"files": files, "totals": totals}
 
 
-def format_text(data: Dict[str, Any]) -> str:
-    """Human-readable report: per file findings, then totals."""
+def format_text(data: Dict[str, Any], summary: bool = False) -> str:
+    """Human-readable report: per file findings (unless ``summary``), then totals.
+
+    Errors are not in it: :func:`format_errors` gives them (for stderr).
+    """
     out = []
     for entry in data["files"]:
-        if entry["error"]:
-            out.append(f"{entry['path']}: error: {entry['error']}")
+        if summary or entry["error"] or not entry["findings"]:
             continue
-        if not entry["findings"]:
-            continue
-        summary = ", ".join(f"{entry['counts'][k]} {label}" for k, label in KINDS.items() if entry["counts"][k])
-        out.append(f"{entry['path']}: {summary}")
+        counts = entry["counts"]
+        parts = [label(k, counts[k]) for k in KINDS if counts[k]]
+        if counts.get(LEFT):
+            parts.append(f"{counts[LEFT]} of them left as they are")
+        out.append(f"{entry['path']}: {', '.join(parts)}")
         for x in entry["findings"]:
             out.append(f"  {entry['path']}:{x['line']}:{x['col']}: {x['kind']}: {x['detail']}")
     t = data["totals"]
-    out.append(f"total: {t['files']} files ({t['files_with_legacy']} with legacy constructs), "
-               f"{t['lines']} lines, {t['errors']} errors")
-    for k, label in KINDS.items():
-        out.append(f"  {label}: {t[k]}")
+    out.append(f"total: {t['files']} file{'s' if t['files'] != 1 else ''} "
+               f"({t['files_with_legacy']} with legacy constructs), {t['lines']} lines, "
+               f"{t['errors']} error{'s' if t['errors'] != 1 else ''}")
+    for k, (_, many) in KINDS.items():
+        out.append(f"  {many}: {t[k]}")
     out.append(f"  loop= arguments Python 3.10 rejects: {t['loop_kwarg_removed_in_3_10']}")
+    out.append(f"  decorated coroutines the codemod leaves as they are: {t[LEFT]}")
     return "\n".join(out) + "\n"
 
 
-__all__ = ["inventory", "inventory_source", "format_text", "KINDS", "LOOP_REMOVED"]
+def format_errors(data: Dict[str, Any], command: str = "report") -> str:
+    """One ``compat report: error: path: reason`` line per file that failed."""
+    return "".join(f"compat {command}: error: {e['path']}: {e['error']}\n" for e in data["files"] if e["error"])
+
+
+__all__ = ["inventory", "inventory_source", "format_errors", "format_text", "KINDS", "LOOP_REMOVED"]

@@ -5,7 +5,7 @@
 """
 import libcst as cst
 
-from .pipeline import Transform
+from .base import Transform
 
 
 class EnsureFuture(Transform):

@@ -3,7 +3,7 @@ from typing import List, Union
 
 import libcst as cst
 
-from .pipeline import Transform
+from .base import Transform
 
 
 class FixImports(Transform):
@@ -17,7 +17,7 @@ class FixImports(Transform):
         unused = self.state.analysis.unused_decorator_imports
         if not unused or self.state.frames or isinstance(updated.names, cst.ImportStar):
             return updated
-        from .names import cst_dotted
+        from ..analysis.names import cst_dotted
 
         module = cst_dotted(updated.module) if updated.module is not None else None
         if updated.relative or module is None or not (module == "asyncio" or module.startswith("asyncio.")):
@@ -57,6 +57,6 @@ class FixImports(Transform):
 
 def cst_module(node: cst.ImportFrom) -> str:
     """Dotted module name of a ``from X import`` (empty when relative-only)."""
-    from .names import cst_dotted
+    from ..analysis.names import cst_dotted
 
     return (cst_dotted(node.module) or "") if node.module is not None else ""

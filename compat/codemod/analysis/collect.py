@@ -3,7 +3,7 @@ import ast
 import re
 from typing import Dict, List, Optional, Set, Tuple, Union
 
-from .diagnostics import Diagnostic
+from ..diagnostics import Diagnostic
 from .facts import ClassInfo, FuncInfo, Site, pos
 from .names import (
     AWAITABLE_CALLS,
@@ -60,10 +60,12 @@ class Collector:
         # ``v = f()`` per scope, for coroutines driven by hand through ``v``
         self.assigned_calls: Dict[Tuple[int, str], ast.Call] = {}
         self.drivers: List[Tuple[Optional[FuncInfo], Optional[ClassInfo], ast.AST, ast.AST]] = []
-        self.loop_kwargs = 0
         self.class_count = 0
         self.decorator_uses: Dict[str, int] = {}
         self.manual: List[Diagnostic] = []  # refusals tied to no function
+        self.calls_by_func: Dict[int, ast.Call] = {}  # id(call.func) -> call
+        self.assign_index: Dict[int, int] = {}  # id(Assign) -> its statement index
+        self.module_loop_calls: List[ast.Call] = []  # get_event_loop() outside functions
 
     # -- helpers ---------------------------------------------------------
     def is_coro_decorator(self, expr: ast.expr) -> Optional[str]:
@@ -94,6 +96,8 @@ class Collector:
             key: Tuple[int, str] = (cls.scope_key, "self." + dotted.split(".", 1)[1])
         elif in_class_body and cls is not None and isinstance(target, ast.Name):
             key = (cls.scope_key, "self." + dotted)
+            if isinstance(value, ast.Name):
+                cls.aliases[target.id] = value.id
         else:
             key = (self._scope_key(func), dotted)
         self.assigns[key] = self.assigns.get(key, True) and is_lock
@@ -111,6 +115,8 @@ class Collector:
         if not isinstance(node, ast.stmt):
             return self._walk(node, func, cls, container, own, in_comp)
         idx = len(self.stmt_relevant)
+        if isinstance(node, ast.Assign):
+            self.assign_index[id(node)] = idx
         self.stmt_relevant.append(False)
         self.stmt_nested.append(0)
         self.stmt_defs.append(0)
@@ -204,7 +210,6 @@ class Collector:
             self.walk(default, func, cls, container, True, False)
         for stmt in node.body:
             self.walk(stmt, info, cls, info, True, False)
-        info.nested_count = len(self.funcs) - info.index - 1
 
     def _own(self, node: ast.AST, func: FuncInfo, in_comp: bool) -> None:
         if isinstance(node, (ast.Yield, ast.YieldFrom)) and in_comp:
@@ -232,11 +237,12 @@ class Collector:
 
     def _call(self, node: ast.Call, func: Optional[FuncInfo], cls: Optional[ClassInfo]) -> bool:
         """Record a call; True when a file-wide transform rewrites it."""
+        self.calls_by_func[id(node.func)] = node
         path = self.names.path(ast_dotted(node.func))
+        if func is None and path == ("get_event_loop",):
+            self.module_loop_calls.append(node)
         line, col = pos(node)
         kw = {k.arg for k in node.keywords}
-        if "loop" in kw:
-            self.loop_kwargs += 1
         kind = None
         if path and len(path) == 1 and path[0] in LOOP_REMOVED and "loop" in kw:
             kind = "loop_kwarg"
@@ -285,12 +291,24 @@ def plain_iterable(value: Optional[ast.expr], with_calls: bool = True) -> bool:
     )
 
 
+def _already_wrapped(arg: ast.expr) -> bool:
+    """``[ensure_future(aw) for aw in x]``: what the codemod itself writes."""
+    return (
+        isinstance(arg, ast.ListComp) and isinstance(arg.elt, ast.Call)
+        and (ast_dotted(arg.elt.func) or "").endswith("ensure_future")
+    )
+
+
 def bare_coroutines(arg: ast.expr, names: AsyncioNames) -> bool:
     """Whether ``asyncio.wait(arg)`` hands it coroutine calls to wrap."""
     if isinstance(arg, (ast.List, ast.Tuple, ast.Set)):
         elts = arg.elts
     elif isinstance(arg, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
         elts = [arg.elt]
+    elif isinstance(arg, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+        # an iterable built elsewhere may hold coroutines: each element is
+        # wrapped (ensure_future returns a future as it is)
+        return not _already_wrapped(arg)
     else:
         return False
     return any(

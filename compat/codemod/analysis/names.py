@@ -5,7 +5,7 @@ Shared by the ``ast`` analysis and the libcst transforms, which both ask
 """
 import ast
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 # Calls whose ``loop=`` argument Python 3.10 removed.
 LOOP_REMOVED = frozenset(
@@ -34,6 +34,15 @@ _SUBMODULES = frozenset(
     {"locks", "queues", "tasks", "streams", "subprocess", "events", "futures", "coroutines"}
 )
 
+# What ``from asyncio import *`` binds that the codemod acts on (asyncio's
+# public names of the 3.4-3.7 era; ``async`` is renamed by the pre-pass).
+STAR_NAMES = frozenset(
+    LOOP_REMOVED | AWAITABLE_CALLS
+    | {"coroutine", "Task", "Future", "ensure_future", "get_event_loop", "new_event_loop",
+       "set_event_loop", "run_coroutine_threadsafe", "JoinableQueue", "iscoroutine",
+       "iscoroutinefunction"}
+)
+
 Path = Tuple[str, ...]
 
 
@@ -43,6 +52,7 @@ class AsyncioNames:
 
     aliases: Set[str] = field(default_factory=set)  # import asyncio [as a]
     imported: Dict[str, str] = field(default_factory=dict)  # local -> asyncio attr
+    star: bool = False  # ``from asyncio import *``
 
     @property
     def prefix(self) -> Optional[str]:
@@ -71,18 +81,51 @@ class AsyncioNames:
 
 
 def collect_names(tree: ast.Module) -> AsyncioNames:
-    """Read the module-level imports of asyncio (any alias)."""
+    """Read the module-level imports of asyncio (any alias, also inside ``try``/``if``)."""
     names = AsyncioNames()
-    for node in tree.body:
+    star = False
+    bound: Set[str] = set()  # other module-level bindings (a star import does not shadow them)
+    for node in _module_statements(tree.body):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name == "asyncio":
                     names.aliases.add(alias.asname or "asyncio")
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            if node.module == "asyncio" or node.module.startswith("asyncio."):
-                for alias in node.names:
+                else:
+                    bound.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and (
+            node.module == "asyncio" or node.module.startswith("asyncio.")
+        ):
+            for alias in node.names:
+                if alias.name == "*":
+                    star = True
+                else:
                     names.imported[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.ImportFrom):
+            bound.update(a.asname or a.name for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            bound.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    names.star = star
+    if star:
+        for name in STAR_NAMES - bound:
+            names.imported.setdefault(name, name)
     return names
+
+
+def _module_statements(body: List[ast.stmt]) -> Iterator[ast.stmt]:
+    """Module-level statements, also those inside ``if``/``try``/``with`` blocks."""
+    for node in body:
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for field_name in ("body", "orelse", "finalbody"):
+            inner = getattr(node, field_name, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                yield from _module_statements(inner)
+        for handler in getattr(node, "handlers", ()):
+            yield from _module_statements(handler.body)
 
 
 def ast_dotted(node: ast.AST) -> Optional[str]:

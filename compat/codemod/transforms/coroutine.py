@@ -8,11 +8,11 @@ into ``async with lock:``, a bare ``yield from lock`` into ``await
 lock.acquire()``, ``raise Return(v)``/``raise StopIteration(v)`` into
 ``return v`` and adds ``await`` to returns proven awaitable.
 """
-from typing import List, Set, Union
+from typing import Any, Dict, List, Sequence, Set, Union
 
 import libcst as cst
 
-from .pipeline import Transform
+from .base import Transform
 
 # Operands ``await`` takes without parentheses (primaries).
 _PRIMARIES = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)
@@ -27,6 +27,34 @@ def parenthesize(expr: cst.BaseExpression) -> cst.BaseExpression:
 
 def _multiline(ws: object) -> bool:
     return isinstance(ws, cst.ParenthesizedWhitespace)
+
+
+def drop_coroutine_decorators(node: cst.FunctionDef, indices: Sequence[int]) -> cst.FunctionDef:
+    """``node`` without the decorators at ``indices``, keeping their comments."""
+    drop = set(indices)
+    if not drop:
+        return node
+    kept: List[cst.Decorator] = []
+    carried: List[cst.EmptyLine] = []
+    for i, dec in enumerate(node.decorators):
+        if i in drop:
+            carried.extend(dec.leading_lines)
+            comment = dec.trailing_whitespace.comment
+            if comment is not None:
+                # a comment on the decorator line survives on its own line
+                carried.append(cst.EmptyLine(indent=True, comment=comment))
+            continue
+        if carried:
+            dec = dec.with_changes(leading_lines=list(carried) + list(dec.leading_lines))
+            carried = []
+        kept.append(dec)
+    changes: Dict[str, Any] = {"decorators": kept}
+    if not kept:
+        changes["leading_lines"] = list(node.leading_lines) + carried + list(node.lines_after_decorators)
+        changes["lines_after_decorators"] = []
+    elif carried:
+        changes["lines_after_decorators"] = carried + list(node.lines_after_decorators)
+    return node.with_changes(**changes)
 
 
 class CoroutineToAsync(Transform):
@@ -57,32 +85,10 @@ class CoroutineToAsync(Transform):
         info = self.state.frame.info  # type: ignore[union-attr]
         if not info.convert:
             return updated
-        drop = set(info.coro_decorators)
-        kept: List[cst.Decorator] = []
-        carried: List[cst.EmptyLine] = []
-        for i, dec in enumerate(updated.decorators):
-            if i in drop:
-                carried.extend(dec.leading_lines)
-                comment = dec.trailing_whitespace.comment
-                if comment is not None:
-                    # a comment on the decorator line survives on its own line
-                    carried.append(cst.EmptyLine(indent=True, comment=comment))
-                continue
-            if carried:
-                dec = dec.with_changes(leading_lines=list(carried) + list(dec.leading_lines))
-                carried = []
-            kept.append(dec)
-        changes = {"decorators": kept}
+        updated = drop_coroutine_decorators(updated, info.coro_decorators)
         if updated.asynchronous is None:
-            changes["asynchronous"] = cst.Asynchronous()
-        if not kept:
-            changes["leading_lines"] = (
-                list(updated.leading_lines) + carried + list(updated.lines_after_decorators)
-            )
-            changes["lines_after_decorators"] = []
-        elif carried:
-            changes["lines_after_decorators"] = carried + list(updated.lines_after_decorators)
-        return updated.with_changes(**changes)
+            updated = updated.with_changes(asynchronous=cst.Asynchronous())
+        return updated
 
     def leave_Yield(self, original: cst.Yield, updated: cst.Yield) -> Union[cst.Yield, cst.Await]:
         if not self.state.in_converted:
@@ -133,7 +139,7 @@ class CoroutineToAsync(Transform):
         y = original.value
         if not (isinstance(y, cst.Yield) and isinstance(y.value, cst.From)):
             return updated
-        from .names import cst_dotted
+        from ..analysis.names import cst_dotted
 
         if cst_dotted(y.value.item) not in self.state.frame.info.locks:  # type: ignore[union-attr]
             return updated

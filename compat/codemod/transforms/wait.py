@@ -4,8 +4,8 @@ Since 3.11 ``asyncio.wait`` refuses bare coroutines.
 """
 import libcst as cst
 
-from .names import FUTURE_WRAPPERS
-from .pipeline import Transform
+from ..analysis.names import FUTURE_WRAPPERS
+from .base import Transform
 
 
 class WaitWrapsCoroutines(Transform):
@@ -34,6 +34,13 @@ class WaitWrapsCoroutines(Transform):
             value = value.with_changes(elements=elements)
         elif isinstance(value, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
             value = value.with_changes(elt=self._wrap(value.elt))
+        elif isinstance(value, (cst.Name, cst.Attribute, cst.Subscript, cst.Call)) and not first.star:
+            # ``wait(tasks)``: what ``tasks`` holds is not known here
+            element = cst.Name("aw")
+            value = cst.ListComp(
+                elt=cst.Call(func=self.state.asyncio_attr("ensure_future"), args=[cst.Arg(element)]),
+                for_in=cst.CompFor(target=element, iter=value),
+            )
         else:
             return updated
         return updated.with_changes(args=[first.with_changes(value=value)] + list(updated.args[1:]))

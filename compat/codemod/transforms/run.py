@@ -5,7 +5,7 @@ from typing import List, Optional, Sequence
 
 import libcst as cst
 
-from .pipeline import Transform
+from .base import Transform
 
 
 class RunMain(Transform):

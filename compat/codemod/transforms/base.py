@@ -11,8 +11,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import libcst as cst
 
-from .analysis import Analysis, FuncInfo
-from .names import Path, cst_dotted
+from ..analysis import Analysis, FuncInfo
+from ..analysis.names import Path, cst_dotted
 
 
 @dataclass
@@ -50,8 +50,10 @@ class State:
         """``asyncio.X`` path of an expression (any alias), or None."""
         return self.names.path(cst_dotted(node))
 
-    def asyncio_attr(self, attr: str) -> cst.Attribute:
+    def asyncio_attr(self, attr: str) -> cst.BaseExpression:
         """``asyncio.attr`` spelled with the file's alias (importing it if needed)."""
+        if self.names.imported.get(attr) == attr:
+            return cst.Name(attr)  # ``from asyncio import attr`` or ``*``
         prefix = self.names.prefix
         if prefix is None:
             self.need_asyncio_import = True
@@ -113,8 +115,8 @@ class Pipeline(cst.CSTTransformer):
             for name in leaves:
                 self._leave.setdefault(name, []).append(getattr(t, "leave_" + name))
 
-    # The transforms use no per-attribute hooks; skipping libcst's lookups
-    # for them saves a tenth of the walk.
+    # The transforms use no per-attribute hooks; libcst's lookups of them
+    # are skipped.
     def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
         return None
 

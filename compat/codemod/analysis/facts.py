@@ -3,7 +3,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 
-from .diagnostics import Diagnostic
+from ..diagnostics import Diagnostic
 from .names import AsyncioNames
 
 
@@ -14,6 +14,13 @@ class ClassInfo:
     name: str
     index: int
     methods: Dict[str, "FuncInfo"] = field(default_factory=dict)
+    # class-level ``name = other_name`` (``__iter__ = __await__``)
+    aliases: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def awaitable(self) -> bool:
+        """Whether the class defines ``__await__`` (as a method or an alias)."""
+        return "__await__" in self.methods or "__await__" in self.aliases
 
     @property
     def scope_key(self) -> int:
@@ -40,7 +47,6 @@ class FuncInfo:
     withs: List[ast.expr] = field(default_factory=list)
     mixed_withs: List[ast.AST] = field(default_factory=list)
     stmt_yield_froms: List[ast.YieldFrom] = field(default_factory=list)
-    nested_count: int = 0
     stmt_index: int = -1  # of its ``def`` among the module's statements
     stores: Set[str] = field(default_factory=set)  # names bound in the own body
     iterables: Set[str] = field(default_factory=set)  # local names bound to plain iterables
@@ -52,6 +58,14 @@ class FuncInfo:
     return_await: List[bool] = field(default_factory=list)
     locks: Set[str] = field(default_factory=set)
     touch: bool = False
+    # "generator": an ``__iter__``/``__await__`` that stays a generator and
+    # delegates with ``.__await__()``; "plain": an ``__aiter__`` that loses
+    # its coroutine decorator and stays a plain method
+    protocol: str = ""
+    # which ``yield from`` operands of a protocol generator get
+    # ``.__await__()``: calls of these dotted names, and other expressions?
+    wrap_calls: Set[str] = field(default_factory=set)
+    wrap_other: bool = False
 
     @property
     def is_async(self) -> bool:
@@ -98,9 +112,11 @@ class Analysis:
     sites: List[Site]
     run: Optional[RunPattern]
     unused_decorator_imports: Set[str]
-    loop_kwargs: int = 0
-    driven: List[Diagnostic] = field(default_factory=list)
     manual: List[Diagnostic] = field(default_factory=list)
+    notes: List[Diagnostic] = field(default_factory=list)  # what --unsafe-fixes changed
+    # statement indices of ``loop = get_event_loop()`` under a main guard,
+    # made ``new_event_loop()`` + ``set_event_loop()``
+    new_loops: Set[int] = field(default_factory=set)
     # per statement in pre-order: worth walking? and how many statements
     # and function definitions it holds (to skip over them)
     stmt_relevant: List[bool] = field(default_factory=list)
@@ -114,7 +130,7 @@ class Analysis:
 
     @property
     def changes_expected(self) -> bool:
-        return bool(self.sites or self.run or any(f.convert for f in self.funcs))
+        return bool(self.sites or self.run or any(f.convert or f.protocol for f in self.funcs))
 
 
 def pos(node: ast.AST) -> Tuple[int, int]:

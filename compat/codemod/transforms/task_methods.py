@@ -1,7 +1,7 @@
 """``asyncio.Task.current_task()``/``all_tasks()`` -> the module functions (gone in 3.9)."""
 import libcst as cst
 
-from .pipeline import Transform
+from .base import Transform
 
 _METHODS = ("current_task", "all_tasks")
 
