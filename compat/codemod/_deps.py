@@ -1,6 +1,6 @@
 """The codemod's one optional dependency, libcst, with a clear error."""
 
-INSTALL_HINT = "the codemod needs libcst: pip install 'compat[codemod]' (or pip install libcst)"
+INSTALL_HINT = "the codemod needs libcst: pip install libcst (or pip install '.[codemod]' in compat's checkout)"
 
 
 class LibcstMissing(RuntimeError):

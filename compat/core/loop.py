@@ -135,7 +135,7 @@ _uv_class: Optional[type] = None
 
 def new_uvloop_event_loop() -> asyncio.AbstractEventLoop:
     """A new uvloop loop whose servers and transports join the shared map
-    (a loop factory; needs ``pip install 'compat[uvloop]'``)."""
+    (a loop factory; needs uvloop: ``pip install uvloop``)."""
     global _uv_class
     if _uv_class is None:
         try:
