@@ -147,6 +147,9 @@ class Server:
         self.entries.clear()
         self.polled.clear()
         self.dirty = []
+        # A re-sync queued on the loop being left never runs there: the next
+        # loop must be able to queue its own.
+        self._resync_pending = False
         if self.hooked and self in self._selector.servers:
             self._selector.servers.remove(self)
         self.hooked = False
