@@ -17,9 +17,6 @@ DEFAULT_TIMEOUT = 60.0
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "timeout(seconds): fail the test after this many seconds")
     config.addinivalue_line("markers", "own_loop_only(reason): run only on the core's own loop, not on a foreign one")
-    config.addinivalue_line(
-        "markers", "counts_events_per_pass: checks how many events each pass of a counted loop() dispatches"
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -131,10 +128,6 @@ def each_loop(request: pytest.FixtureRequest) -> Iterator[str]:
         yield kind
         return
     if kind == "uvloop":
-        if request.node.get_closest_marker("counts_events_per_pass"):
-            # Known, not fixed: uvloop's stop() is itself a queued callback,
-            # so a counted loop() there dispatches one event more than 3.11.
-            request.applymarker(pytest.mark.xfail(reason="uvloop: a counted loop() dispatches one event more"))
         loop = uvloop.new_event_loop()
     else:
         loop = asyncio.new_event_loop()

@@ -772,7 +772,6 @@ def test_loop_without_count_returns_when_the_map_empties(tcp_pairs):
 
 
 @pytest.mark.parametrize("use_poll", [False, True])
-@pytest.mark.counts_events_per_pass
 def test_loop_count_runs_that_many_passes(tcp_pairs, use_poll):
     ours, _ = tcp_pairs()
     d = Writer(ours)
@@ -797,7 +796,6 @@ def test_loop_count_zero_runs_no_pass(tcp_pairs):
     assert d.writes == 0
 
 
-@pytest.mark.counts_events_per_pass
 def test_loop_positional_arguments(tcp_pairs):
     ours, _ = tcp_pairs()
     m = {}
@@ -808,7 +806,6 @@ def test_loop_positional_arguments(tcp_pairs):
 
 
 @pytest.mark.parametrize("poll", [asyncore.poll, asyncore.poll2, asyncore.poll3])
-@pytest.mark.counts_events_per_pass
 def test_poll_functions_run_one_pass(tcp_pairs, poll):
     ours, _ = tcp_pairs()
     d = Writer(ours)
@@ -843,7 +840,6 @@ def test_poll_with_nothing_ready_waits_for_the_timeout(tcp_pairs, poll, selector
     assert any(t and t > 0.1 for t in selector_polls)
 
 
-@pytest.mark.counts_events_per_pass
 def test_loop_resumes_after_count_passes_with_map_intact(tcp_pairs):
     ours, _ = tcp_pairs()
     d = Writer(ours)
@@ -853,7 +849,6 @@ def test_loop_resumes_after_count_passes_with_map_intact(tcp_pairs):
 
 
 @pytest.mark.parametrize("exc_type", [asyncore.ExitNow, KeyboardInterrupt, SystemExit])
-@pytest.mark.counts_events_per_pass
 def test_exits_leave_loop_and_a_second_loop_resumes(tcp_pairs, exc_type):
     def first_write_raises(self):
         if self.writes == 1:
@@ -931,7 +926,6 @@ def test_echo_round_trip_on_the_default_map():
     run_until(lambda: client.received == b"ping")
 
 
-@pytest.mark.counts_events_per_pass
 def test_loop_over_a_private_map_serves_only_that_map(tcp_pairs):
     """Regression: socket_map stayed registered on the thread's loop and was
     served by loop(map=private) too; 3.11 served only the map passed."""
@@ -949,7 +943,6 @@ def test_loop_over_a_private_map_serves_only_that_map(tcp_pairs):
         asyncore.close_all(map=private)
 
 
-@pytest.mark.counts_events_per_pass
 def test_plain_dict_map_edited_between_loops(tcp_pairs):
     m = {}
     a, _ = tcp_pairs()
@@ -994,7 +987,6 @@ def test_bad_loop_arguments_raise_type_error(tcp_pairs, kwargs):
         asyncore.close_all(map=m)
 
 
-@pytest.mark.counts_events_per_pass
 def test_float_count_runs_like_3_11(tcp_pairs):
     """Regression: 3.11 accepted a float count and ran ceil(count) passes."""
     ours, _ = tcp_pairs()
