@@ -1,14 +1,22 @@
-"""Shared fixtures: a per-test timeout (a hang fails, never blocks CI) and map hygiene."""
+"""Shared fixtures: a per-test timeout (a hang fails, never blocks CI), map
+hygiene, socket pairs, compat.install() for a test, and ``each_loop``: the
+facade suites run on each loop kind. Shared helpers that are not fixtures
+live in tests/support (``from support import ...``: this folder is on sys.path)."""
+import asyncio
+import os
 import signal
-from typing import Iterator
+import socket
+from typing import Callable, Iterator, List, Tuple
 
 import pytest
+import uvloop
 
 DEFAULT_TIMEOUT = 60.0
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "timeout(seconds): fail the test after this many seconds")
+    config.addinivalue_line("markers", "own_loop_only(reason): run only on the core's own loop, not on a foreign one")
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +53,36 @@ def clean_map() -> Iterator[None]:
 
 
 @pytest.fixture
+def tcp_pairs() -> Iterator[Callable[[], Tuple[socket.socket, socket.socket]]]:
+    """A factory of connected (server side, client side) TCP pairs on
+    127.0.0.1; every socket it made is closed after the test."""
+    from support import tcp_pair
+
+    made: List[socket.socket] = []
+
+    def make() -> Tuple[socket.socket, socket.socket]:
+        pair = tcp_pair()
+        made.extend(pair)
+        return pair
+
+    yield make
+    for sock in made:
+        sock.close()
+
+
+@pytest.fixture
+def installed() -> Iterator[None]:
+    """compat.install() for the test, compat.uninstall() after it."""
+    import compat
+
+    compat.install()
+    try:
+        yield
+    finally:
+        compat.uninstall()
+
+
+@pytest.fixture
 def selector_polls(monkeypatch: pytest.MonkeyPatch) -> list:
     """The timeouts of every poll the thread's core loop makes from now on.
 
@@ -63,3 +101,39 @@ def selector_polls(monkeypatch: pytest.MonkeyPatch) -> list:
 
     monkeypatch.setattr(selector, "_poll", counting_poll)
     return polls
+
+
+# The loop kinds the facade suites run on: the core's own loop (nothing set),
+# and a foreign loop set as the thread's current loop before asyncore.loop()
+# runs (the core then serves its channels through that loop's callbacks).
+# COMPAT_SELECTOR changes only the own loop: there the other kinds would
+# repeat the default run.
+LOOP_KINDS = ["own"] if os.environ.get("COMPAT_SELECTOR") else ["own", "asyncio", "uvloop"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``each_loop`` users over every kind, or only the own loop
+    for tests marked ``own_loop_only``."""
+    if "each_loop" in metafunc.fixturenames:
+        only_own = metafunc.definition.get_closest_marker("own_loop_only")
+        metafunc.parametrize("each_loop", ["own"] if only_own else LOOP_KINDS, indirect=True)
+
+
+@pytest.fixture
+def each_loop(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Make the parametrized loop kind the thread's current loop for the test
+    (closed afterwards); the own loop needs nothing set."""
+    kind = request.param
+    if kind == "own":
+        yield kind
+        return
+    if kind == "uvloop":
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield kind
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()

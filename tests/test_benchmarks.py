@@ -77,7 +77,6 @@ def test_hot_path_measured_process_runs(env, kind, impl):
 
 
 def test_codemod_throughput_benchmark_runs(env):
-    pytest.importorskip("libcst")
     run(env, str(BENCH / "codemod_throughput.py"), "--lines", "300", "--runs", "1", "--jobs", "1")
 
 

@@ -8,41 +8,17 @@ escapes loop().
 """
 import socket
 import struct
-import time
 
 import pytest
+from support import HOST, Listener, run_until
 
-from compat import asyncore, core
+from compat import aio, asynchat, asyncore, core
 
-asynchat = pytest.importorskip("compat.asynchat")
-
-HOST = "127.0.0.1"
 GOOD_CLIENTS = 5
 
 
 class Boom(Exception):
     """The injected fault."""
-
-
-def run_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached within %.1f s" % timeout)
-        asyncore.loop(timeout=0.05, count=1)
-
-
-class Listener(asyncore.dispatcher):
-    def __init__(self, factory):
-        super().__init__()
-        self.factory = factory
-        self.create_socket()
-        self.bind((HOST, 0))
-        self.listen(50)
-        self.port = self.socket.getsockname()[1]
-
-    def handle_accepted(self, sock, addr):
-        self.factory(sock)
 
 
 class Client:
@@ -294,7 +270,6 @@ def test_asynchat_peer_reset_while_output_queued(clean_map):
 
 
 def test_asyncio_protocol_exception_goes_to_the_loop_handler(clean_map):
-    aio = pytest.importorskip("compat.aio")
     import asyncio
 
     handled = []

@@ -1,31 +1,20 @@
 """Resource hygiene: many connections leave no fd and no map entry behind."""
+import asyncio
 import os
 import socket
 import struct
 import threading
 
 import pytest
-
-import asyncio
+from support import HOST, Echo, Listener
 
 from compat import aio, asynchat, asyncore, core
 
-HOST = "127.0.0.1"
 CONNECTIONS = 20_000
 
 
 def open_fds():
     return len(os.listdir("/proc/self/fd"))
-
-
-class Echo(asyncore.dispatcher_with_send):
-    def handle_read(self):
-        data = self.recv(4096)
-        if data:
-            self.send(data)
-
-    def handle_close(self):
-        self.close()
 
 
 class ChatEcho(asynchat.async_chat):
@@ -59,22 +48,6 @@ FACADES = {
 }
 
 
-class Listener(asyncore.dispatcher):
-    def __init__(self, handler=Echo):
-        super().__init__()
-        self.handler = handler
-        self.create_socket()
-        self.set_reuse_addr()
-        self.bind((HOST, 0))
-        self.listen(128)
-        self.port = self.socket.getsockname()[1]
-        self.served = 0
-
-    def handle_accepted(self, sock, addr):
-        self.served += 1
-        self.handler(sock)
-
-
 def hammer(port, count, errors):
     """Connect, check one echo, reset: no TIME_WAIT pile-up across runs."""
     linger = struct.pack("ii", 1, 0)
@@ -99,7 +72,7 @@ def hammer(port, count, errors):
 
 def serve_connections(count, handler):
     """Serve ``count`` echo connections from a client thread; return the errors."""
-    server = Listener(handler)
+    server = Listener(handler, backlog=128)
     errors = []
     client = threading.Thread(target=hammer, args=(server.port, count, errors))
 
@@ -113,7 +86,7 @@ def serve_connections(count, handler):
     loop.call_soon(stopper.start)
     asyncore.loop(timeout=5)  # returns once the listener and every echo closed
     stopper.join(10)
-    assert server.served == count or errors
+    assert len(server.accepted) == count or errors
     return errors
 
 

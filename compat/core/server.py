@@ -52,11 +52,20 @@ class _Entry:
 class _Run:
     """State of one ``serve()`` call: how it stops and what it re-raises."""
 
-    __slots__ = ("pass_mode", "exc")
+    __slots__ = ("pass_mode", "exc", "passes", "stopping", "closed")
 
     def __init__(self, pass_mode: bool) -> None:
         self.pass_mode = pass_mode
         self.exc: Optional[BaseException] = None
+        # Counted passes on a foreign loop: the pass begun last, the pass
+        # that asked the loop to stop, the pass whose poll is over.
+        self.passes = 0
+        self.stopping = -1
+        self.closed = -1
+
+    def close_pass(self, number: int) -> None:
+        if self.passes == number:
+            self.closed = number
 
 
 def _unused_stream(obj: Any) -> bool:
@@ -147,6 +156,9 @@ class Server:
         self.entries.clear()
         self.polled.clear()
         self.dirty = []
+        # A re-sync queued on the loop being left never runs there: the next
+        # loop must be able to queue its own.
+        self._resync_pending = False
         if self.hooked and self in self._selector.servers:
             self._selector.servers.remove(self)
         self.hooked = False
@@ -404,7 +416,7 @@ class Server:
         if self.entries.get(entry.fd) is not entry or self.muted:
             return
         mask = (_IN if entry.r else 0) | (_OUT if entry.w else 0)
-        if mask:
+        if mask and not self._pass_over():
             self._deliver(entry, mask)
         if (entry.r or entry.w) and not entry.ticking and self.loop is not None:
             entry.ticking = True
@@ -445,11 +457,19 @@ class Server:
 
     # -- dispatch ------------------------------------------------------------
 
+    def _pass_over(self) -> bool:
+        """A counted pass has dispatched its poll's events: what a loop
+        reports after that belongs to the next pass (the fd is polled again)."""
+        run = self.run
+        return run is not None and run.closed == run.passes
+
     def _on_read(self, entry: _Entry) -> None:
-        self._deliver(entry, _IN)
+        if not self._pass_over():
+            self._deliver(entry, _IN)
 
     def _on_write(self, entry: _Entry) -> None:
-        self._deliver(entry, _OUT)
+        if not self._pass_over():
+            self._deliver(entry, _OUT)
 
     def _deliver(self, entry: _Entry, event: int) -> None:
         """One event through the loop's callbacks (loops compat does not own,
@@ -480,8 +500,14 @@ class Server:
     def _handled(self, run: Optional[_Run]) -> None:
         """After events delivered through the loop's callbacks: end a counted
         pass; on loops compat does not own, ask overriding channels."""
-        if run is not None and run.pass_mode:
+        if run is not None and run.pass_mode and run.stopping != run.passes:
+            run.stopping = run.passes
             self.loop.stop()  # type: ignore[union-attr]
+            # Where stop() is itself a queued callback (uvloop), the loop
+            # polls once more before it stops: this marks the pass over
+            # before that poll (on asyncio's loops, it runs in the next pass
+            # and is ignored there).
+            self.loop.call_soon(run.close_pass, run.passes)  # type: ignore[union-attr]
         if self.polled and not self.hooked and not self._resync_pending:
             self._resync_pending = True
             self.loop.call_soon(self._resync)  # type: ignore[union-attr]
@@ -519,7 +545,7 @@ class Server:
         # readable for them, so deliver another read event ourselves.
         pending = getattr(entry.obj.socket, "pending", None)
         if entry.r and pending is not None and pending() > 0 and self.loop is not None:
-            self.loop.call_soon(self._on_read, entry)
+            self.loop.call_soon(self._deliver, entry, _IN)
 
     def _leave(self, exc: BaseException) -> None:
         run = self.run

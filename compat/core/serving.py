@@ -72,6 +72,7 @@ def serve(map: MutableMapping[int, Any], timeout: float = 30.0, count: Optional[
             _run_until_empty(server, loop, timeout)
         else:
             while map and count > 0 and run.exc is None:
+                run.passes += 1
                 stopper = loop.call_later(timeout, loop.stop)
                 try:
                     loop.run_forever()

@@ -15,7 +15,11 @@ import pytest
 from compat.core import selector
 
 TESTS = Path(__file__).resolve().parent.parent
-SUITES = ["test_asyncore_api.py", "test_asynchat_sockets.py", "core/test_reused_fds.py"]
+SUITES = [
+    "facades/test_asyncore_api.py",
+    "facades/test_asynchat_sockets.py",
+    "core/test_reused_fds.py",
+]
 
 
 @pytest.mark.timeout(600)

@@ -10,10 +10,11 @@ import threading
 
 import pytest
 
+from support import HOST
+from support.tls import contexts, echo_client
+
 from compat import aio, asyncore, core
 
-pytest.importorskip("trustme")
-from tls_support import HOST, contexts, echo_client  # noqa: E402
 PAYLOAD = bytes(range(256)) * 1024  # 256 KiB: many TLS records
 
 

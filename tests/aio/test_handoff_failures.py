@@ -14,30 +14,19 @@ import threading
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
+import trustme
+import uvloop
 
 from compat import aio, asyncore, core
 
 HOST = "127.0.0.1"
 TIMEOUT = 20.0
 
-try:
-    import uvloop
-except ImportError:  # pragma: no cover - uvloop is in every test venv
-    uvloop = None
-
-try:
-    import trustme
-except ImportError:  # pragma: no cover - trustme is in every test venv
-    trustme = None
-
-needs_trustme = pytest.mark.skipif(trustme is None, reason="trustme (test extra) is not installed")
 
 
 @pytest.fixture(params=["core", "stock", "uvloop"])
 def loop(request: pytest.FixtureRequest, clean_map: None) -> Iterator[asyncio.AbstractEventLoop]:
     """A loop of each kind, its exception handler collecting into ``loop.reports``."""
-    if request.param == "uvloop" and uvloop is None:
-        pytest.skip("uvloop is not installed")
     new = {"core": core.new_core_loop, "stock": asyncio.new_event_loop}.get(request.param)
     lp = new() if new is not None else uvloop.new_event_loop()
     reports: List[Dict[str, Any]] = []
@@ -76,8 +65,6 @@ def connection() -> Iterator[Tuple[socket.socket, socket.socket]]:
 
 @pytest.fixture(scope="module")
 def certs() -> Tuple[Any, Any]:
-    if trustme is None:
-        pytest.skip("trustme (test extra) is not installed")
     import ssl
 
     ca = trustme.CA()
@@ -168,7 +155,6 @@ def test_failing_tls_setup_closes_the_socket_and_is_reported(loop, connection):
     assert not asyncore.socket_map
 
 
-@needs_trustme
 def test_failed_tls_handshake_is_reported(loop, connection, certs):
     server, client = connection
     server_ctx, _ = certs
@@ -187,7 +173,6 @@ def test_failed_tls_handshake_is_reported(loop, connection, certs):
     assert not made[0].made
 
 
-@needs_trustme
 def test_ssl_handshake_timeout_aborts_a_silent_peer(loop, connection, certs):
     server, client = connection
     server_ctx, _ = certs
@@ -205,7 +190,6 @@ def test_ssl_handshake_timeout_aborts_a_silent_peer(loop, connection, certs):
         assert_reported(loop, task, "adopt_stream")
 
 
-@needs_trustme
 def test_ssl_handshake_timeout_lets_a_prompt_client_through(loop, certs):
     server_ctx, client_ctx = certs
     got: List[bytes] = []

@@ -12,17 +12,13 @@ import warnings
 from typing import Iterator, List
 
 import pytest
+import uvloop
+from support import HOST, TIMEOUT, Echo, Listener
 
 from compat import aio, asynchat, asyncore, core
 
-HOST = "127.0.0.1"
-TIMEOUT = 20.0
 CLIENTS = 8
 
-try:
-    import uvloop
-except ImportError:  # pragma: no cover - uvloop is in every test venv
-    uvloop = None
 
 LOOP_KINDS = ["default", "uvloop"]
 
@@ -30,8 +26,6 @@ LOOP_KINDS = ["default", "uvloop"]
 @pytest.fixture(params=LOOP_KINDS)
 def loop_kind(request: pytest.FixtureRequest) -> str:
     """Which event loop the test runs on: the core's own or uvloop's."""
-    if request.param == "uvloop" and uvloop is None:
-        pytest.skip("uvloop is not installed")
     return request.param
 
 
@@ -85,16 +79,6 @@ def payloads(n: int = CLIENTS) -> List[bytes]:
 # ---------------------------------------------------------------------------
 
 
-class EchoHandler(asyncore.dispatcher_with_send):
-    def handle_read(self) -> None:
-        data = self.recv(65536)
-        if data:
-            self.send(data)
-
-    def handle_close(self) -> None:
-        self.close()
-
-
 class PolledEchoHandler(asyncore.dispatcher):
     """Old style: its own buffer and an overriding writable() (asked every pass)."""
 
@@ -114,20 +98,6 @@ class PolledEchoHandler(asyncore.dispatcher):
 
     def handle_close(self) -> None:
         self.close()
-
-
-class Listener(asyncore.dispatcher):
-    def __init__(self, on_accept) -> None:  # type: ignore[no-untyped-def]
-        super().__init__()
-        self.on_accept = on_accept
-        self.create_socket()
-        self.set_reuse_addr()
-        self.bind((HOST, 0))
-        self.listen(64)
-        self.port = self.socket.getsockname()[1]
-
-    def handle_accepted(self, sock: socket.socket, addr: object) -> None:
-        self.on_accept(sock)
 
 
 class LineChat(asynchat.async_chat):
@@ -267,8 +237,6 @@ def test_udp_endpoint_is_an_entry_too(clean_map: None) -> None:
 
 
 def test_track_puts_uvloop_servers_in_the_map(clean_map: None) -> None:
-    if uvloop is None:
-        pytest.skip("uvloop is not installed")
     loop = uvloop.new_event_loop()
     try:
 
@@ -293,7 +261,7 @@ def test_track_puts_uvloop_servers_in_the_map(clean_map: None) -> None:
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("handler", [EchoHandler, PolledEchoHandler])
+@pytest.mark.parametrize("handler", [Echo, PolledEchoHandler])
 def test_asyncore_loop_serves_asyncio_servers_and_tasks(aloop, loop_kind, handler) -> None:  # type: ignore[no-untyped-def]
     legacy = Listener(handler)
     server = tracked(loop_kind, aloop.run_until_complete(asyncio.start_server(stream_echo, HOST, 0)))
@@ -337,7 +305,7 @@ def test_close_all_closes_asyncio_and_legacy_channels_then_loop_returns(loop_kin
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         try:
-            legacy = Listener(EchoHandler)
+            legacy = Listener(Echo)
             server = tracked(loop_kind, loop.run_until_complete(asyncio.start_server(stream_echo, HOST, 0)))
             asyncio_port = server.sockets[0].getsockname()[1]
             state = {}
@@ -352,7 +320,7 @@ def test_close_all_closes_asyncio_and_legacy_channels_then_loop_returns(loop_kin
                 state["conns"] = conns
                 state["before"] = len(asyncore.socket_map)
                 kinds = {type(e).__name__ for e in asyncore.socket_map.values()}
-                assert {"Listener", "EchoHandler", "ServerChannel"} <= kinds
+                assert {"Listener", "Echo", "ServerChannel"} <= kinds
                 asyncore.close_all()
                 state["after"] = len(asyncore.socket_map)
 
@@ -426,7 +394,7 @@ def test_close_all_closes_an_asyncio_transport_with_data_still_queued(clean_map:
 
 def test_asyncio_run_serves_legacy_channels(loop_kind, clean_map) -> None:  # type: ignore[no-untyped-def]
     async def main() -> None:
-        echo = Listener(EchoHandler)
+        echo = Listener(Echo)
         chat = Listener(LineChat)
         polled = Listener(PolledEchoHandler)
         lines = [b"one", b"", b"three" * 1000]
@@ -452,7 +420,7 @@ def test_asyncio_run_serves_legacy_channels(loop_kind, clean_map) -> None:  # ty
 
 def test_compat_run_serves_map_until_empty(loop_kind, clean_map) -> None:  # type: ignore[no-untyped-def]
     # Created before the loop exists: compat.run serves it from the start.
-    legacy = Listener(EchoHandler)
+    legacy = Listener(Echo)
     done = []
 
     async def clients(server) -> None:  # type: ignore[no-untyped-def]
@@ -462,7 +430,7 @@ def test_compat_run_serves_map_until_empty(loop_kind, clean_map) -> None:  # typ
         done.append(True)
 
     async def main() -> str:
-        server = await aio.start_legacy_server(EchoHandler, HOST, 0)
+        server = await aio.start_legacy_server(Echo, HOST, 0)
         asyncio.get_running_loop().create_task(asyncio.wait_for(clients(server), TIMEOUT))
         return "main returned"  # before any client ran: run() must go on serving
 
@@ -571,7 +539,7 @@ def test_adopt_rejects_bad_sockets(aloop) -> None:  # type: ignore[no-untyped-de
     assert not asyncore.socket_map
 
 
-@pytest.mark.parametrize("channel", [EchoHandler, PolledEchoHandler])
+@pytest.mark.parametrize("channel", [Echo, PolledEchoHandler])
 def test_start_legacy_server_serves_with_legacy_channels(aloop, loop_kind, channel) -> None:  # type: ignore[no-untyped-def]
     async def main() -> None:
         server = await aio.start_legacy_server(channel, HOST, 0, backlog=64, limit=1)
@@ -603,7 +571,7 @@ def test_start_legacy_server_refuses_bad_arguments(aloop) -> None:  # type: igno
         with pytest.raises(TypeError, match="callable"):
             await aio.start_legacy_server(None, HOST, 0)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="TLS"):
-            await aio.start_legacy_server(EchoHandler, HOST, 0, ssl=True)
+            await aio.start_legacy_server(Echo, HOST, 0, ssl=True)
 
     run(aloop, main())
 
@@ -612,7 +580,7 @@ def test_closed_waits_for_a_legacy_channel(aloop, loop_kind) -> None:  # type: i
     handlers = []
 
     async def main() -> None:
-        listener = Listener(lambda sock: handlers.append(EchoHandler(sock)))
+        listener = Listener(lambda sock: handlers.append(Echo(sock)))
         await check_echo(listener.port, 1)  # the client closes: the handler follows
         [handler] = handlers
         await aio.closed(handler)

@@ -9,7 +9,7 @@ import pytest
 import compat
 from compat.cli.main import prog_name
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
 COMMANDS = ["run", "doctor", "codemod", "report", "demo"]
 

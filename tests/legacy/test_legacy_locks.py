@@ -2,29 +2,19 @@
 import asyncio
 
 import pytest
+from support import COMPAT_WARNINGS_FAIL
 
 import compat
 from compat.legacy.warning import LegacyWarning
 
-# compat's own DeprecationWarning/PendingDeprecationWarning/RuntimeWarning
-# fail the test (LegacyWarning, which install() exists to give, excepted).
-COMPAT_WARNINGS_FAIL = [
-    pytest.mark.filterwarnings(r"error::DeprecationWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings(r"error::PendingDeprecationWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings(r"error::RuntimeWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings("ignore::compat.legacy.warning.LegacyWarning"),
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    *COMPAT_WARNINGS_FAIL,
+    pytest.mark.usefixtures("installed"),
 ]
-pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), *COMPAT_WARNINGS_FAIL]
 
 TIMEOUT = 10
 KINDS = [asyncio.Lock, asyncio.Condition, asyncio.Semaphore, asyncio.BoundedSemaphore]
-
-
-@pytest.fixture(autouse=True)
-def installed():
-    compat.install()
-    yield
-    compat.uninstall()
 
 
 def run(coro):

@@ -3,50 +3,22 @@ import os
 import socket
 import struct
 import threading
-import time
 from collections import deque
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import pytest
+from support import HOST, run_until
 
 from compat import asynchat, asyncore, core
 
-HOST = "127.0.0.1"
 BIG = 8 << 20  # far more than loopback socket buffers take at once
 
-pytestmark = pytest.mark.usefixtures("clean_map")
+pytestmark = pytest.mark.usefixtures("each_loop", "clean_map")
+
+TcpPairs = Callable[[], Tuple[socket.socket, socket.socket]]
 
 
 # -- helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def sockets() -> Iterator[List[socket.socket]]:
-    """Peer sockets to close after the test, whatever happened."""
-    opened: List[socket.socket] = []
-    yield opened
-    for sock in opened:
-        sock.close()
-
-
-def tcp_pair(opened: List[socket.socket]) -> Tuple[socket.socket, socket.socket]:
-    """A connected (channel side, peer side) pair of TCP sockets."""
-    with socket.socket() as listener:
-        listener.bind((HOST, 0))
-        listener.listen(1)
-        peer = socket.create_connection(listener.getsockname(), timeout=5)
-        opened.append(peer)
-        sock, _ = listener.accept()
-    return sock, peer
-
-
-def run_until(predicate: Callable[[], Any], map: Any = None, timeout: float = 10.0) -> None:
-    """Step the loop until ``predicate()`` holds; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached within %.1f s" % timeout)
-        asyncore.loop(timeout=0.01, map=map, count=1)
 
 
 class Peer:
@@ -138,8 +110,8 @@ class OddProducer:
         return kind(piece) if piece else b""
 
 
-def test_producers_with_odd_sizes(sockets: List[socket.socket]) -> None:
-    sock, peer_sock = tcp_pair(sockets)
+def test_producers_with_odd_sizes(tcp_pairs: TcpPairs) -> None:
+    sock, peer_sock = tcp_pairs()
     chan, peer = Chat(sock), Peer(peer_sock)
     body = os.urandom(600_000)
     chan.push(b"<")
@@ -155,9 +127,9 @@ def test_producers_with_odd_sizes(sockets: List[socket.socket]) -> None:
 
 
 @pytest.mark.parametrize("private_map", [False, True])
-def test_close_when_done_flushes_everything_then_closes(sockets: List[socket.socket], private_map: bool) -> None:
+def test_close_when_done_flushes_everything_then_closes(tcp_pairs: TcpPairs, private_map: bool) -> None:
     map = {} if private_map else None
-    sock, peer_sock = tcp_pair(sockets)
+    sock, peer_sock = tcp_pairs()
     chan, peer = Chat(sock, map=map), Peer(peer_sock)
     payload = os.urandom(BIG)
     chan.push(payload)
@@ -169,8 +141,8 @@ def test_close_when_done_flushes_everything_then_closes(sockets: List[socket.soc
     assert chan not in (map if map is not None else asyncore.socket_map).values()
 
 
-def test_discard_buffers(sockets: List[socket.socket]) -> None:
-    sock, peer_sock = tcp_pair(sockets)
+def test_discard_buffers(tcp_pairs: TcpPairs) -> None:
+    sock, peer_sock = tcp_pairs()
     chan, peer = Chat(sock), Peer(peer_sock)
     peer_sock.sendall(b"abc\r")  # a partial record, with a held terminator prefix
     run_until(lambda: chan.incoming and chan.ac_in_buffer == b"\r")
@@ -189,8 +161,8 @@ def test_discard_buffers(sockets: List[socket.socket]) -> None:
     chan.close()
 
 
-def test_push_bytes_like(sockets: List[socket.socket]) -> None:
-    sock, peer_sock = tcp_pair(sockets)
+def test_push_bytes_like(tcp_pairs: TcpPairs) -> None:
+    sock, peer_sock = tcp_pairs()
     chan, peer = Chat(sock), Peer(peer_sock)
     big = os.urandom(3 * chan.ac_out_buffer_size + 17)
     chan.push(bytearray(b"ab"))
@@ -203,8 +175,8 @@ def test_push_bytes_like(sockets: List[socket.socket]) -> None:
     assert bytes(peer.data) == b"abcd" + big + b"ef"
 
 
-def test_push_rejects_non_bytes(sockets: List[socket.socket]) -> None:
-    sock, peer_sock = tcp_pair(sockets)
+def test_push_rejects_non_bytes(tcp_pairs: TcpPairs) -> None:
+    sock, peer_sock = tcp_pairs()
     chan = Chat(sock)
     for bad in ("text", 10, None, [b"x"]):
         with pytest.raises(TypeError, match="bytes-like"):
@@ -213,8 +185,8 @@ def test_push_rejects_non_bytes(sockets: List[socket.socket]) -> None:
     chan.close()
 
 
-def test_peer_reset_while_output_is_queued(sockets: List[socket.socket]) -> None:
-    sock, peer_sock = tcp_pair(sockets)
+def test_peer_reset_while_output_is_queued(tcp_pairs: TcpPairs) -> None:
+    sock, peer_sock = tcp_pairs()
     chan = Chat(sock)
     chan.push(os.urandom(BIG))
     assert chan.producer_fifo
@@ -226,9 +198,9 @@ def test_peer_reset_while_output_is_queued(sockets: List[socket.socket]) -> None
     assert not asyncore.socket_map
 
 
-def test_push_from_another_thread_is_sent_promptly(sockets: List[socket.socket]) -> None:
+def test_push_from_another_thread_is_sent_promptly(tcp_pairs: TcpPairs) -> None:
     """The loop waits with a 30 s timeout; the push must not wait for it."""
-    sock, peer_sock = tcp_pair(sockets)
+    sock, peer_sock = tcp_pairs()
     serving = threading.Event()
     payload = os.urandom(BIG)
     outcome: List[Any] = []
@@ -267,7 +239,7 @@ def test_push_from_another_thread_is_sent_promptly(sockets: List[socket.socket])
     assert chan.closed and not chan.errors
 
 
-def test_connect_then_push_before_connected(sockets: List[socket.socket]) -> None:
+def test_connect_then_push_before_connected() -> None:
     with socket.socket() as listener:
         listener.bind((HOST, 0))
         listener.listen(1)
@@ -279,14 +251,14 @@ def test_connect_then_push_before_connected(sockets: List[socket.socket]) -> Non
         assert client.writable()
         run_until(lambda: client.connected and not client.producer_fifo)
         peer_sock, _ = listener.accept()
-    sockets.append(peer_sock)
-    peer_sock.settimeout(5)
-    assert peer_sock.recv(100) == b"hello\r\n"
+    with peer_sock:
+        peer_sock.settimeout(5)
+        assert peer_sock.recv(100) == b"hello\r\n"
     assert not writer_registered(client)
     client.close()
 
 
-def test_half_close_still_gets_the_reply(sockets: List[socket.socket]) -> None:
+def test_half_close_still_gets_the_reply(tcp_pairs: TcpPairs) -> None:
     """The peer sends a request and shuts down its side: the reply is not lost."""
 
     class Replier(Chat):
@@ -295,7 +267,7 @@ def test_half_close_still_gets_the_reply(sockets: List[socket.socket]) -> None:
             self.push(reply)
 
     reply = os.urandom(BIG)
-    sock, peer_sock = tcp_pair(sockets)
+    sock, peer_sock = tcp_pairs()
     chan, peer = Replier(sock), Peer(peer_sock)
     peer_sock.sendall(b"get\r\n")
     peer_sock.shutdown(socket.SHUT_WR)
@@ -307,8 +279,8 @@ def test_half_close_still_gets_the_reply(sockets: List[socket.socket]) -> None:
 # -- legacy access to the queue ----------------------------------------------------
 
 
-def test_direct_producer_fifo_append_registers_writer(sockets: List[socket.socket]) -> None:
-    sock, peer_sock = tcp_pair(sockets)
+def test_direct_producer_fifo_append_registers_writer(tcp_pairs: TcpPairs) -> None:
+    sock, peer_sock = tcp_pairs()
     chan, peer = Chat(sock), Peer(peer_sock)
     run_until(lambda: core.server_of(asyncore.socket_map).loop is not None)
     assert not writer_registered(chan)
@@ -331,8 +303,8 @@ class Bounded(Chat):
     ac_max_buffer_size = 1024
 
 
-def test_input_bound_closes_by_default(sockets: List[socket.socket], capsys: Any) -> None:
-    sock, peer_sock = tcp_pair(sockets)
+def test_input_bound_closes_by_default(tcp_pairs: TcpPairs, capsys: Any) -> None:
+    sock, peer_sock = tcp_pairs()
     chan, peer = Bounded(sock), Peer(peer_sock)
     peer_sock.sendall(b"ok\r\n" + b"x" * 1024 + b"\r\n" + b"y" * 5000)
     run_until(peer.at_eof)
@@ -341,13 +313,13 @@ def test_input_bound_closes_by_default(sockets: List[socket.socket], capsys: Any
     assert "ac_max_buffer_size=1024" in capsys.readouterr().out
 
 
-def test_input_bound_hook_can_answer(sockets: List[socket.socket]) -> None:
+def test_input_bound_hook_can_answer(tcp_pairs: TcpPairs) -> None:
     class Polite(Bounded):
         def handle_buffer_overflow(self) -> None:
             self.push(b"ERR line too long\r\n")
             self.close_when_done()
 
-    sock, peer_sock = tcp_pair(sockets)
+    sock, peer_sock = tcp_pairs()
     chan, peer = Polite(sock), Peer(peer_sock)
     peer_sock.sendall(b"z" * 100_000)
     run_until(peer.at_eof)
@@ -355,8 +327,8 @@ def test_input_bound_hook_can_answer(sockets: List[socket.socket]) -> None:
     assert chan.records == [] and not chan.incoming
 
 
-def test_unbounded_by_default(sockets: List[socket.socket]) -> None:
-    sock, peer_sock = tcp_pair(sockets)
+def test_unbounded_by_default(tcp_pairs: TcpPairs) -> None:
+    sock, peer_sock = tcp_pairs()
     chan = Chat(sock)
     assert chan.ac_max_buffer_size is None
     line = os.urandom(1 << 20).replace(b"\r", b"r")
@@ -391,9 +363,9 @@ class Echo(Chat):
         self.push(self._get_data() + b"\r\n")
 
 
-def test_idle_channel_is_not_asked_per_pass(sockets: List[socket.socket]) -> None:
-    idle_sock, idle_peer_sock = tcp_pair(sockets)
-    busy_sock, busy_peer_sock = tcp_pair(sockets)
+def test_idle_channel_is_not_asked_per_pass(tcp_pairs: TcpPairs) -> None:
+    idle_sock, idle_peer_sock = tcp_pairs()
+    busy_sock, busy_peer_sock = tcp_pairs()
     idle, busy = Counted(idle_sock), Echo(busy_sock)
     busy_peer = Peer(busy_peer_sock)
     server = core.server_of(asyncore.socket_map)
@@ -417,12 +389,12 @@ def test_idle_channel_is_not_asked_per_pass(sockets: List[socket.socket]) -> Non
     busy.close()
 
 
-def test_encoding_producer(sockets: List[socket.socket]) -> None:
+def test_encoding_producer(tcp_pairs: TcpPairs) -> None:
     class Text(Chat):
         use_encoding = 1
         encoding = "utf-8"
 
-    sock, peer_sock = tcp_pair(sockets)
+    sock, peer_sock = tcp_pairs()
     chan, peer = Text(sock), Peer(peer_sock)
     chan.set_terminator("\r\n")
     chan.push_with_producer(asynchat.simple_producer("h\u00e9llo\r\n"))  # type: ignore[arg-type]

@@ -11,17 +11,10 @@ import sys
 import textwrap
 
 import pytest
+from support import COMPAT_WARNINGS_FAIL
 
 import compat
 
-# compat's own DeprecationWarning/PendingDeprecationWarning/RuntimeWarning
-# fail the test (LegacyWarning, which install() exists to give, excepted).
-COMPAT_WARNINGS_FAIL = [
-    pytest.mark.filterwarnings(r"error::DeprecationWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings(r"error::PendingDeprecationWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings(r"error::RuntimeWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings("ignore::compat.legacy.warning.LegacyWarning"),
-]
 pytestmark = [pytest.mark.skipif(sys.version_info < (3, 14), reason="policies are the documented API before 3.14"), *COMPAT_WARNINGS_FAIL]
 
 TIMEOUT = 60

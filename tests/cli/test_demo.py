@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVICES = [
     "asyncore echo (dispatcher)",
     "async_chat lines (upper-case)",
@@ -34,8 +34,6 @@ def demo(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("loop_kind", ["default", "uvloop"])
 def test_demo_checks_everything_and_exits_0(loop_kind: str) -> None:
-    if loop_kind == "uvloop":
-        pytest.importorskip("uvloop")
     proc = demo(*(["--uvloop"] if loop_kind == "uvloop" else []))
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""

@@ -16,7 +16,7 @@ import pytest
 from compat.legacy.source import compile_legacy, install_hook, uninstall_hook
 from compat.legacy.warning import LegacyWarning
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 30
 
 

@@ -8,42 +8,9 @@ import time
 import types
 
 import pytest
-from support import ON_SELECT
+from support import HOST, ON_SELECT, Echo, Listener, run_until
 
 from compat import asyncore, core
-
-HOST = "127.0.0.1"
-
-
-def run_until(predicate, map=None, timeout=5.0):
-    """Step the loop until ``predicate()`` holds; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached within %.1f s" % timeout)
-        asyncore.loop(timeout=0.05, map=map, count=1)
-
-
-class Echo(asyncore.dispatcher_with_send):
-    def handle_read(self):
-        data = self.recv(65536)
-        if data:
-            self.send(data)
-
-
-class Listener(asyncore.dispatcher):
-    def __init__(self, map=None, handler=Echo):
-        super().__init__(map=map)
-        self.handler = handler
-        self.accepted = []
-        self.create_socket()
-        self.set_reuse_addr()
-        self.bind((HOST, 0))
-        self.listen(50)
-        self.port = self.socket.getsockname()[1]
-
-    def handle_accepted(self, sock, addr):
-        self.accepted.append(self.handler(sock, map=self._map))
 
 
 class Collector(asyncore.dispatcher):
@@ -614,7 +581,7 @@ def test_predicates_are_not_asked_before_the_subclass_init_finishes(clean_map):
         def handle_read(self):
             self.recv(10)
 
-    server = Listener(handler=lambda sock, map: Late(sock))
+    server = Listener(handler=Late)
     client = socket.create_connection((HOST, server.port))
     client.setblocking(False)
     got = []

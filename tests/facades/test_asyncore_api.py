@@ -15,12 +15,11 @@ import time
 import traceback
 
 import pytest
+from support import HOST, Echo, Listener, run_until
 
 from compat import asyncore
 
-pytestmark = pytest.mark.usefixtures("clean_map")
-
-HOST = "127.0.0.1"
+pytestmark = pytest.mark.usefixtures("each_loop", "clean_map")
 
 
 # ---------------------------------------------------------------------------
@@ -28,36 +27,10 @@ HOST = "127.0.0.1"
 # ---------------------------------------------------------------------------
 
 
-def run_until(predicate, timeout=5.0, map=None):
-    """Serve the map one pass at a time until ``predicate()`` holds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not reached within {timeout} s")
-        asyncore.loop(timeout=0.05, count=1, map=map)
-
-
 def wait_readable(sock, timeout=5.0):
     """Block until ``sock`` is readable (data, EOF or reset has arrived)."""
     r, _, _ = select.select([sock], [], [], timeout)
     assert r, "socket did not become readable"
-
-
-@pytest.fixture
-def tcp_pair():
-    """A factory of connected plain TCP socket pairs ``(ours, peer)``."""
-    made = []
-
-    def make():
-        with socket.create_server((HOST, 0)) as srv:
-            ours = socket.create_connection(srv.getsockname())
-            peer, _ = srv.accept()
-        made.extend((ours, peer))
-        return ours, peer
-
-    yield make
-    for s in made:
-        s.close()
 
 
 @pytest.fixture
@@ -142,8 +115,8 @@ def test_class_defaults():
     assert asyncore.dispatcher.tcp_nodelay is True
 
 
-def test_connected_socket_is_adopted(tcp_pair):
-    ours, peer = tcp_pair()
+def test_connected_socket_is_adopted(tcp_pairs):
+    ours, peer = tcp_pairs()
     d = asyncore.dispatcher(ours)
     assert d.connected is True
     assert d.addr == peer.getsockname()
@@ -290,8 +263,8 @@ def test_connect_refused_goes_to_handle_error_then_handle_close(refused_addr, ca
     assert "Connection refused" in out
 
 
-def test_connect_already_connected_calls_handle_connect_at_once(tcp_pair):
-    ours, peer = tcp_pair()
+def test_connect_already_connected_calls_handle_connect_at_once(tcp_pairs):
+    ours, peer = tcp_pairs()
     d = Recorder(ours)
     d.connected = False  # as if connect() were called on it now
     d.connect(peer.getsockname())  # connect_ex gives EISCONN: done already
@@ -398,8 +371,8 @@ def test_listening_socket_gets_no_write_events():
 # ---------------------------------------------------------------------------
 
 
-def test_send_and_recv_move_bytes(tcp_pair):
-    ours, peer = tcp_pair()
+def test_send_and_recv_move_bytes(tcp_pairs):
+    ours, peer = tcp_pairs()
     d = asyncore.dispatcher(ours)
     assert d.send(b"ping") == 4
     peer.settimeout(5)
@@ -409,8 +382,8 @@ def test_send_and_recv_move_bytes(tcp_pair):
     assert d.recv(10) == b"pong"
 
 
-def test_send_returns_zero_when_the_socket_buffer_is_full(tcp_pair):
-    ours, peer = tcp_pair()
+def test_send_returns_zero_when_the_socket_buffer_is_full(tcp_pairs):
+    ours, peer = tcp_pairs()
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     d = asyncore.dispatcher(ours)
     chunk = b"x" * 65536
@@ -426,8 +399,8 @@ def test_send_returns_zero_when_the_socket_buffer_is_full(tcp_pair):
     assert d.connected  # EWOULDBLOCK is not a disconnect
 
 
-def test_send_to_reset_peer_calls_handle_close_and_returns_zero(tcp_pair):
-    ours, peer = tcp_pair()
+def test_send_to_reset_peer_calls_handle_close_and_returns_zero(tcp_pairs):
+    ours, peer = tcp_pairs()
     d = Recorder(ours)
     peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     peer.close()  # RST
@@ -437,8 +410,8 @@ def test_send_to_reset_peer_calls_handle_close_and_returns_zero(tcp_pair):
     assert ours.fileno() == -1
 
 
-def test_recv_on_peer_close_returns_empty_and_calls_handle_close(tcp_pair):
-    ours, peer = tcp_pair()
+def test_recv_on_peer_close_returns_empty_and_calls_handle_close(tcp_pairs):
+    ours, peer = tcp_pairs()
     d = Recorder(ours)
     peer.close()  # FIN
     wait_readable(ours)
@@ -448,8 +421,8 @@ def test_recv_on_peer_close_returns_empty_and_calls_handle_close(tcp_pair):
     assert ours.fileno() == -1
 
 
-def test_recv_on_reset_returns_empty_and_calls_handle_close(tcp_pair):
-    ours, peer = tcp_pair()
+def test_recv_on_reset_returns_empty_and_calls_handle_close(tcp_pairs):
+    ours, peer = tcp_pairs()
     d = Recorder(ours)
     peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     peer.close()  # RST: recv fails with ECONNRESET
@@ -459,7 +432,7 @@ def test_recv_on_reset_returns_empty_and_calls_handle_close(tcp_pair):
     assert not asyncore.socket_map
 
 
-def test_peer_close_seen_by_loop_closes_channel(tcp_pair):
+def test_peer_close_seen_by_loop_closes_channel(tcp_pairs):
     class Reader(Recorder):
         def writable(self):
             return False
@@ -467,7 +440,7 @@ def test_peer_close_seen_by_loop_closes_channel(tcp_pair):
         def handle_read(self):
             self.events.append(("data", self.recv(100)))
 
-    ours, peer = tcp_pair()
+    ours, peer = tcp_pairs()
     d = Reader(ours)
     peer.sendall(b"last words")
     peer.close()
@@ -482,8 +455,8 @@ def test_peer_close_seen_by_loop_closes_channel(tcp_pair):
 # ---------------------------------------------------------------------------
 
 
-def test_close_is_idempotent(tcp_pair):
-    ours, _ = tcp_pair()
+def test_close_is_idempotent(tcp_pairs):
+    ours, _ = tcp_pairs()
     fd = ours.fileno()
     d = asyncore.dispatcher(ours)
     d.close()
@@ -501,7 +474,10 @@ def test_close_of_a_listening_dispatcher():
 
 
 def test_close_without_socket():
-    asyncore.dispatcher().close()  # never had a socket: nothing to do
+    d = asyncore.dispatcher()
+    d.close()  # never had a socket: nothing to do, nothing raised
+    assert d.socket is None and not d.connected
+    assert not asyncore.socket_map
 
 
 # ---------------------------------------------------------------------------
@@ -558,11 +534,11 @@ def test_repr_listening():
     )
 
 
-def test_repr_connected_subclass(tcp_pair):
+def test_repr_connected_subclass(tcp_pairs):
     class Channel(asyncore.dispatcher):
         pass
 
-    ours, peer = tcp_pair()
+    ours, peer = tcp_pairs()
     d = Channel(ours)
     port = peer.getsockname()[1]
     expected = "<%s.%s connected 127.0.0.1:%d at %#x>" % (
@@ -644,7 +620,7 @@ def test_expt_event_with_socket_error_calls_handle_close():
     assert d.socket.closed
 
 
-def test_handle_expt_on_out_of_band_data(tcp_pair):
+def test_handle_expt_on_out_of_band_data(tcp_pairs):
     class Urgent(Recorder):
         def writable(self):
             return False
@@ -652,7 +628,7 @@ def test_handle_expt_on_out_of_band_data(tcp_pair):
         def handle_expt(self):
             self.events.append(("expt", self.socket.recv(1, socket.MSG_OOB)))
 
-    ours, peer = tcp_pair()
+    ours, peer = tcp_pairs()
     d = Urgent(ours)
     peer.send(b"!", socket.MSG_OOB)
     run_until(lambda: ("expt", b"!") in d.events)
@@ -663,7 +639,7 @@ def test_handle_expt_on_out_of_band_data(tcp_pair):
 # ---------------------------------------------------------------------------
 
 
-def test_handle_error_prints_compact_traceback_and_closes(tcp_pair, capsys):
+def test_handle_error_prints_compact_traceback_and_closes(tcp_pairs, capsys):
     class Broken(asyncore.dispatcher):
         def writable(self):
             return False
@@ -671,7 +647,7 @@ def test_handle_error_prints_compact_traceback_and_closes(tcp_pair, capsys):
         def handle_read(self):
             raise ZeroDivisionError("in handle_read")
 
-    ours, peer = tcp_pair()
+    ours, peer = tcp_pairs()
     d = Broken(ours)
     peer.sendall(b"x")
     run_until(lambda: not asyncore.socket_map)  # loop() itself raised nothing
@@ -706,24 +682,24 @@ def nodelay(sock):
     return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
-def test_tcp_nodelay_set_by_default(tcp_pair):
+def test_tcp_nodelay_set_by_default(tcp_pairs):
     d = asyncore.dispatcher()
     d.create_socket()
     assert nodelay(d.socket) != 0
-    ours, _ = tcp_pair()
+    ours, _ = tcp_pairs()
     ours.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
     asyncore.dispatcher(ours)  # an accepted/connected socket handed in
     assert nodelay(ours) != 0
 
 
-def test_tcp_nodelay_false_leaves_nagle_on(tcp_pair):
+def test_tcp_nodelay_false_leaves_nagle_on(tcp_pairs):
     class Nagle(asyncore.dispatcher):
         tcp_nodelay = False
 
     d = Nagle()
     d.create_socket()
     assert nodelay(d.socket) == 0
-    ours, _ = tcp_pair()
+    ours, _ = tcp_pairs()
     Nagle(ours)
     assert nodelay(ours) == 0
 
@@ -778,14 +754,17 @@ class Writer(asyncore.dispatcher):
             self.on_write(self)
 
 
-def test_loop_returns_at_once_on_an_empty_map():
-    asyncore.loop(timeout=30)  # would block 30 s if it waited
+@pytest.mark.own_loop_only("counts the own selector's polls")
+def test_loop_returns_at_once_on_an_empty_map(selector_polls):
+    assert not asyncore.socket_map
+    asyncore.loop(timeout=30)
     asyncore.loop(timeout=30, map={})
+    assert selector_polls == []  # no pass was run, so nothing waited
 
 
 @pytest.mark.timeout(15)
-def test_loop_without_count_returns_when_the_map_empties(tcp_pair):
-    ours, _ = tcp_pair()
+def test_loop_without_count_returns_when_the_map_empties(tcp_pairs):
+    ours, _ = tcp_pairs()
     d = Writer(ours, on_write=lambda self: self.writes == 3 and self.close())
     asyncore.loop(timeout=5)
     assert d.writes == 3
@@ -793,31 +772,32 @@ def test_loop_without_count_returns_when_the_map_empties(tcp_pair):
 
 
 @pytest.mark.parametrize("use_poll", [False, True])
-def test_loop_count_runs_that_many_passes(tcp_pair, use_poll):
-    ours, _ = tcp_pair()
+def test_loop_count_runs_that_many_passes(tcp_pairs, use_poll):
+    ours, _ = tcp_pairs()
     d = Writer(ours)
     asyncore.loop(timeout=1, use_poll=use_poll, count=4)
     assert d.writes == 4  # one ready channel: one event per pass
     assert asyncore.socket_map == {ours.fileno(): d}
 
 
-def test_loop_count_stops_early_when_the_map_empties(tcp_pair, selector_polls):
-    ours, _ = tcp_pair()
+@pytest.mark.own_loop_only("counts the own selector's polls")
+def test_loop_count_stops_early_when_the_map_empties(tcp_pairs, selector_polls):
+    ours, _ = tcp_pairs()
     d = Writer(ours, on_write=lambda self: self.close())
     asyncore.loop(timeout=5, count=10)
     assert d.writes == 1
     assert len(selector_polls) <= 2  # did not go on to sit out more passes
 
 
-def test_loop_count_zero_runs_no_pass(tcp_pair):
-    ours, _ = tcp_pair()
+def test_loop_count_zero_runs_no_pass(tcp_pairs):
+    ours, _ = tcp_pairs()
     d = Writer(ours)
     asyncore.loop(timeout=1, count=0)
     assert d.writes == 0
 
 
-def test_loop_positional_arguments(tcp_pair):
-    ours, _ = tcp_pair()
+def test_loop_positional_arguments(tcp_pairs):
+    ours, _ = tcp_pairs()
     m = {}
     d = Writer(ours, map=m)
     asyncore.loop(1.0, True, m, 2)  # timeout, use_poll, map, count
@@ -826,15 +806,15 @@ def test_loop_positional_arguments(tcp_pair):
 
 
 @pytest.mark.parametrize("poll", [asyncore.poll, asyncore.poll2, asyncore.poll3])
-def test_poll_functions_run_one_pass(tcp_pair, poll):
-    ours, _ = tcp_pair()
+def test_poll_functions_run_one_pass(tcp_pairs, poll):
+    ours, _ = tcp_pairs()
     d = Writer(ours)
     poll(1.0)
     assert d.writes == 1
     d.close()
     # The same with a map passed positionally.
     m = {}
-    ours2, _ = tcp_pair()
+    ours2, _ = tcp_pairs()
     d2 = Writer(ours2, map=m)
     poll(1.0, m)
     assert d2.writes == 1
@@ -846,12 +826,13 @@ def test_poll3_is_poll2():
 
 
 @pytest.mark.parametrize("poll", [asyncore.poll, asyncore.poll2])
-def test_poll_with_nothing_ready_waits_for_the_timeout(tcp_pair, poll, selector_polls):
+@pytest.mark.own_loop_only("counts the own selector's polls")
+def test_poll_with_nothing_ready_waits_for_the_timeout(tcp_pairs, poll, selector_polls):
     class Idle(asyncore.dispatcher):
         def writable(self):
             return False
 
-    ours, _ = tcp_pair()
+    ours, _ = tcp_pairs()
     Idle(ours)  # readable, but the peer sends nothing
     poll(0.2)
     # The pass blocked (a wait of about the timeout), no busy loop.
@@ -859,8 +840,8 @@ def test_poll_with_nothing_ready_waits_for_the_timeout(tcp_pair, poll, selector_
     assert any(t and t > 0.1 for t in selector_polls)
 
 
-def test_loop_resumes_after_count_passes_with_map_intact(tcp_pair):
-    ours, _ = tcp_pair()
+def test_loop_resumes_after_count_passes_with_map_intact(tcp_pairs):
+    ours, _ = tcp_pairs()
     d = Writer(ours)
     asyncore.loop(timeout=1, count=2)
     asyncore.loop(timeout=1, count=3)
@@ -868,12 +849,12 @@ def test_loop_resumes_after_count_passes_with_map_intact(tcp_pair):
 
 
 @pytest.mark.parametrize("exc_type", [asyncore.ExitNow, KeyboardInterrupt, SystemExit])
-def test_exits_leave_loop_and_a_second_loop_resumes(tcp_pair, exc_type):
+def test_exits_leave_loop_and_a_second_loop_resumes(tcp_pairs, exc_type):
     def first_write_raises(self):
         if self.writes == 1:
             raise exc_type("leave")
 
-    ours, _ = tcp_pair()
+    ours, _ = tcp_pairs()
     d = Writer(ours, on_write=first_write_raises)
     d.handle_error = lambda: pytest.fail("handle_error must not see " + exc_type.__name__)
     with pytest.raises(exc_type):
@@ -884,7 +865,7 @@ def test_exits_leave_loop_and_a_second_loop_resumes(tcp_pair, exc_type):
     assert d.writes == 3
 
 
-def test_other_exceptions_go_to_handle_error(tcp_pair):
+def test_other_exceptions_go_to_handle_error(tcp_pairs):
     class Failing(Writer):
         errors = []
 
@@ -897,7 +878,7 @@ def test_other_exceptions_go_to_handle_error(tcp_pair):
             if len(self.errors) == 2:
                 self.close()
 
-    ours, _ = tcp_pair()
+    ours, _ = tcp_pairs()
     d = Failing(ours)
     asyncore.loop(timeout=1)  # returns once handle_error closed the channel
     assert d.errors == [ValueError, ValueError]
@@ -911,18 +892,6 @@ def test_exit_now_is_an_exception():
 def test_socket_map_is_a_dict_subclass():
     assert isinstance(asyncore.socket_map, dict)
     assert type(asyncore.socket_map) is not dict
-
-
-class Echo(asyncore.dispatcher_with_send):
-    def handle_read(self):
-        data = self.recv(8192)
-        if data:
-            self.send(data)
-
-
-class EchoServer(asyncore.dispatcher):
-    def handle_accepted(self, sock, addr):
-        Echo(sock, map=self._map)
 
 
 class Client(asyncore.dispatcher_with_send):
@@ -939,7 +908,7 @@ class Client(asyncore.dispatcher_with_send):
 
 def test_echo_round_trip_on_a_plain_dict_map():
     m = {}
-    server = make_server(EchoServer, map=m)
+    server = Listener(Echo, map=m)
     client = Client(server.socket.getsockname(), b"hello" * 1000, map=m)
     try:
         run_until(lambda: len(client.received) == 5000, map=m)
@@ -952,16 +921,16 @@ def test_echo_round_trip_on_a_plain_dict_map():
 
 
 def test_echo_round_trip_on_the_default_map():
-    server = make_server(EchoServer)
+    server = Listener(Echo)
     client = Client(server.socket.getsockname(), b"ping")
     run_until(lambda: client.received == b"ping")
 
 
-def test_loop_over_a_private_map_serves_only_that_map(tcp_pair):
+def test_loop_over_a_private_map_serves_only_that_map(tcp_pairs):
     """Regression: socket_map stayed registered on the thread's loop and was
     served by loop(map=private) too; 3.11 served only the map passed."""
-    a, _ = tcp_pair()
-    b, _ = tcp_pair()
+    a, _ = tcp_pairs()
+    b, _ = tcp_pairs()
     default_channel = Writer(a)
     asyncore.loop(timeout=1, count=1)  # the default map has been served before
     private = {}
@@ -974,12 +943,12 @@ def test_loop_over_a_private_map_serves_only_that_map(tcp_pair):
         asyncore.close_all(map=private)
 
 
-def test_plain_dict_map_edited_between_loops(tcp_pair):
+def test_plain_dict_map_edited_between_loops(tcp_pairs):
     m = {}
-    a, _ = tcp_pair()
+    a, _ = tcp_pairs()
     d1 = Writer(a, map=m)
     asyncore.loop(timeout=1, map=m, count=1)
-    b, _ = tcp_pair()
+    b, _ = tcp_pairs()
     d2 = Writer(b, map=m)
     del m[a.fileno()]  # a direct edit, as some programs do
     asyncore.loop(timeout=1, map=m, count=2)
@@ -987,10 +956,10 @@ def test_plain_dict_map_edited_between_loops(tcp_pair):
     asyncore.close_all(map=m)
 
 
-def test_loop_inside_running_asyncio_loop_raises(tcp_pair):
+def test_loop_inside_running_asyncio_loop_raises(tcp_pairs):
     import asyncio
 
-    ours, _ = tcp_pair()
+    ours, _ = tcp_pairs()
     m = {}
     Writer(ours, map=m)
 
@@ -1007,8 +976,8 @@ def test_loop_inside_running_asyncio_loop_raises(tcp_pair):
 
 
 @pytest.mark.parametrize("kwargs", [{"timeout": "x"}, {"count": "3"}, {"timeout": [1]}])
-def test_bad_loop_arguments_raise_type_error(tcp_pair, kwargs):
-    ours, _ = tcp_pair()
+def test_bad_loop_arguments_raise_type_error(tcp_pairs, kwargs):
+    ours, _ = tcp_pairs()
     m = {}
     Writer(ours, map=m)
     try:
@@ -1018,9 +987,9 @@ def test_bad_loop_arguments_raise_type_error(tcp_pair, kwargs):
         asyncore.close_all(map=m)
 
 
-def test_float_count_runs_like_3_11(tcp_pair):
+def test_float_count_runs_like_3_11(tcp_pairs):
     """Regression: 3.11 accepted a float count and ran ceil(count) passes."""
-    ours, _ = tcp_pair()
+    ours, _ = tcp_pairs()
     d = Writer(ours)
     asyncore.loop(timeout=1, count=1.5)
     assert d.writes == 2
@@ -1135,8 +1104,8 @@ def test_readwrite_reraises_exits(exc_type):
 # ---------------------------------------------------------------------------
 
 
-def test_close_all_closes_every_channel_and_clears_the_map(tcp_pair):
-    socks = [tcp_pair()[0] for _ in range(3)]
+def test_close_all_closes_every_channel_and_clears_the_map(tcp_pairs):
+    socks = [tcp_pairs()[0] for _ in range(3)]
     channels = [asyncore.dispatcher(s) for s in socks]
     asyncore.close_all()
     assert not asyncore.socket_map
@@ -1201,8 +1170,8 @@ class Sink(asyncore.dispatcher):
         self.data += self.recv(65536)
 
 
-def test_dispatcher_with_send_flushes_large_data_fully(tcp_pair):
-    ours, peer = tcp_pair()
+def test_dispatcher_with_send_flushes_large_data_fully(tcp_pairs):
+    ours, peer = tcp_pairs()
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)  # force buffering
     sender = asyncore.dispatcher_with_send(ours)
     sink = Sink(peer)
@@ -1216,8 +1185,8 @@ def test_dispatcher_with_send_flushes_large_data_fully(tcp_pair):
     assert not sender.writable()
 
 
-def test_dispatcher_with_send_keeps_order_of_several_sends(tcp_pair):
-    ours, peer = tcp_pair()
+def test_dispatcher_with_send_keeps_order_of_several_sends(tcp_pairs):
+    ours, peer = tcp_pairs()
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
     sender = asyncore.dispatcher_with_send(ours)
     sink = Sink(peer)
@@ -1235,8 +1204,8 @@ def test_dispatcher_with_send_writable_while_connecting():
     assert d.writable()  # not connected yet: wants the connect event
 
 
-def test_dispatcher_with_send_debug_logs_what_it_sends(tcp_pair, capsys):
-    ours, _ = tcp_pair()
+def test_dispatcher_with_send_debug_logs_what_it_sends(tcp_pairs, capsys):
+    ours, _ = tcp_pairs()
     d = asyncore.dispatcher_with_send(ours)
     d.debug = True
     d.send(b"abc")

@@ -3,14 +3,14 @@ import socket
 import ssl
 from typing import Any, Dict, Tuple
 
-HOST = "127.0.0.1"
+import trustme
+
+from support import HOST
 
 
 def contexts() -> Tuple[ssl.SSLContext, ssl.SSLContext]:
     """A server context with a certificate for 127.0.0.1, and a client context
     that trusts only the test CA, with verification on as by default."""
-    import trustme
-
     ca = trustme.CA()
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert(HOST).configure_cert(server_ctx)

@@ -4,20 +4,13 @@ import sys
 import threading
 
 import pytest
+from support import COMPAT_WARNINGS_FAIL
 
 import compat
 from compat.core import _asyncio
 from compat.legacy.event_loop import get_event_loop
 from compat.legacy.warning import LegacyWarning
 
-# compat's own DeprecationWarning/PendingDeprecationWarning/RuntimeWarning
-# fail the test (LegacyWarning, which install() exists to give, excepted).
-COMPAT_WARNINGS_FAIL = [
-    pytest.mark.filterwarnings(r"error::DeprecationWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings(r"error::PendingDeprecationWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings(r"error::RuntimeWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings("ignore::compat.legacy.warning.LegacyWarning"),
-]
 pytestmark = COMPAT_WARNINGS_FAIL
 
 TIMEOUT = 10

@@ -9,7 +9,7 @@ import configparser
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", ROOT / "examples" / "README.md", *sorted((ROOT / "migration_guide").glob("*.md"))]
 
 PIP_INSTALL = re.compile(r"pip install ([^\n`#]*)")

@@ -5,28 +5,14 @@ import threading
 import unittest
 
 import pytest
+from support import COMPAT_WARNINGS_FAIL
 
 import compat
 from compat.legacy import test_utils as compat_test_utils
 
-# compat's own DeprecationWarning/PendingDeprecationWarning/RuntimeWarning
-# fail the test (LegacyWarning, which install() exists to give, excepted).
-COMPAT_WARNINGS_FAIL = [
-    pytest.mark.filterwarnings(r"error::DeprecationWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings(r"error::PendingDeprecationWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings(r"error::RuntimeWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings("ignore::compat.legacy.warning.LegacyWarning"),
-]
-pytestmark = COMPAT_WARNINGS_FAIL
+pytestmark = [*COMPAT_WARNINGS_FAIL, pytest.mark.usefixtures("installed")]
 
 TIMEOUT = 10
-
-
-@pytest.fixture(autouse=True)
-def installed():
-    compat.install()
-    yield
-    compat.uninstall()
 
 
 def test_importable_both_ways_and_gone_after_uninstall():

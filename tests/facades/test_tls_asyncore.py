@@ -10,10 +10,11 @@ import threading
 
 import pytest
 
+from support import HOST
+from support.tls import contexts, echo_client
+
 from compat import asyncore, core
 
-pytest.importorskip("trustme")
-from tls_support import HOST, contexts, echo_client  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 
 from compat.cli.run import warning_filter
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 30
 
 # Two legacy uses at two call sites, one of them inside a loop.

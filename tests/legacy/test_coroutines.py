@@ -9,6 +9,7 @@ import traceback
 import types
 
 import pytest
+from support import COMPAT_WARNINGS_FAIL
 
 import compat
 from compat.coroutines import coroutine, iscoroutinefunction
@@ -16,14 +17,6 @@ from compat.coroutines import coroutine, iscoroutinefunction
 # Deprecated in 3.14, removed in 3.16: checked only where it is not deprecated.
 ASYNCIO_ISCOROUTINEFUNCTION = sys.version_info < (3, 14)
 
-# compat's own DeprecationWarning/PendingDeprecationWarning/RuntimeWarning
-# fail the test (LegacyWarning, which install() exists to give, excepted).
-COMPAT_WARNINGS_FAIL = [
-    pytest.mark.filterwarnings(r"error::DeprecationWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings(r"error::PendingDeprecationWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings(r"error::RuntimeWarning:compat(\..*)?$"),
-    pytest.mark.filterwarnings("ignore::compat.legacy.warning.LegacyWarning"),
-]
 pytestmark = COMPAT_WARNINGS_FAIL
 
 TIMEOUT = 10
