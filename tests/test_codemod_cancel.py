@@ -360,3 +360,52 @@ def test_rewritten_handler_catches_cancellation_again():
 
     import asyncio
     assert asyncio.run(main()) == ("handled", ["CancelledError"])
+
+
+def test_multiline_tuple_and_parenthesized_name():
+    result, _ = run(
+        """\
+        import asyncio
+        @asyncio.coroutine
+        def serve(conn):
+            try:
+                yield from conn.read()
+            except (
+                OSError,
+                Exception,
+            ) as exc:
+                pass
+            try:
+                yield from conn.read()
+            except (Exception):
+                pass
+        """,
+        unsafe=True,
+    )
+    assert "    except (\n        OSError,\n        Exception,\n        asyncio.CancelledError,\n    ) as exc:\n" in result.new
+    assert "    except (Exception, asyncio.CancelledError):\n" in result.new
+
+
+def test_async_with_and_for_bodies_await_too():
+    # a decorated ``async def`` loses the decorator; only ``async with``/``async for`` await here
+    result, diags = run(
+        """\
+        import asyncio
+        @asyncio.coroutine
+        async def serve(conn):
+            while True:
+                try:
+                    async with conn:
+                        pass
+                except Exception:
+                    pass
+            try:
+                async for item in conn:
+                    pass
+            except Exception:
+                pass
+        """,
+        unsafe=True,
+    )
+    assert result.new.count("except (Exception, asyncio.CancelledError):") == 2
+    assert len(diags) == 2

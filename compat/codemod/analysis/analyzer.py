@@ -402,6 +402,10 @@ class Analyzer:
             line, col = pos(handler)
             if self.unsafe_fixes and not shadowed:
                 f.cancel_handlers.setdefault(idx, []).append(h)
+                i = idx  # the libcst walk must reach this ``try``
+                while i >= 0 and not self.c.stmt_relevant[i]:
+                    self.c.stmt_relevant[i] = True
+                    i = self.c.stmt_parent[i]
                 reason = (f"unsafe fix: {what} made to also name {spelling}: up to Python 3.7 it caught "
                           "the cancellation of the awaits in its try, since 3.8 it does not")
             else:

@@ -19,6 +19,12 @@ def _with_cancelled(kind: cst.BaseExpression, cancelled: cst.BaseExpression) -> 
         elements = list(kind.elements)
         last = elements[-1]
         comma = last.comma
+        before = elements[-2].comma if len(elements) > 1 else None
+        if isinstance(before, cst.Comma) and isinstance(before.whitespace_after, cst.ParenthesizedWhitespace):
+            # one element a line: the new one on its own line, like the others
+            elements[-1] = last.with_changes(comma=before)
+            elements.append(cst.Element(cancelled, comma=comma))
+            return kind.with_changes(elements=elements)
         if not isinstance(comma, cst.Comma) or comma.whitespace_after.empty:
             elements[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
         trailing = comma if isinstance(comma, cst.Comma) and not comma.whitespace_after.empty else cst.MaybeSentinel.DEFAULT
