@@ -136,8 +136,10 @@ def _codemod_parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", dest="mode", action="store_const", const="check",
                       help="exit 1 when any file would change")
     p.add_argument("--unsafe-fixes", action="store_true",
-                   help="also make `with (yield from x)` `async with x` where x is not known to be "
-                        "an asyncio lock (each one is listed)")
+                   help="also apply fixes that may change behaviour (each one is listed): "
+                        "`with (yield from x)` -> `async with x` where x is not known to be an asyncio "
+                        "lock, and `except Exception` around an await -> `except (Exception, "
+                        "asyncio.CancelledError)`")
     p.add_argument("--jobs", "-j", type=int, default=1,
                    help="worker processes (0: one per CPU; default 1)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress or summary on stderr")

@@ -60,7 +60,8 @@ def transform_source(source: str, path: str = "<string>", unsafe_fixes: bool = F
     """Rewrite one module's source; refusals and errors come back as diagnostics.
 
     ``unsafe_fixes``: also make ``with (yield from x)`` ``async with x`` where
-    ``x`` is not known to be an asyncio lock (each one listed as a note).
+    ``x`` is not known to be an asyncio lock, and ``except Exception`` around
+    an await also name ``CancelledError`` (each one listed as a note).
     """
     require_libcst()
     text, renames = prepass(source)

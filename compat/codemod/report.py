@@ -24,6 +24,8 @@ KINDS = {
     "yield_from": ("yield from", "yield from"),
     "loop_kwarg": ("loop= argument", "loop= arguments"),
     "removed_api": ("removed API", "removed APIs"),
+    "cancellation": ("except Exception no longer catching cancellation (3.8+)",
+                     "except Exception no longer catching cancellation (3.8+)"),
     "refusal": ("left for a human (codemod refuses)", "left for a human (codemod refuses)"),
 }
 # Coroutines the codemod leaves as they are (each has a refusal saying why).
@@ -150,6 +152,10 @@ def inventory_source(source: str, path: str = "<string>") -> Dict[str, Any]:
     for site in analysis.sites:
         if site.kind in _SITE_DETAIL:
             findings.append({"line": site.line, "col": site.col, "kind": "removed_api", "detail": _SITE_DETAIL[site.kind]})
+    for f in analysis.funcs:
+        if f.convert:
+            for d in f.cancel_notes:
+                findings.append({"line": d.line, "col": d.col, "kind": "cancellation", "detail": d.reason})
     for d in analysis.refusals:
         findings.append({"line": d.line, "col": d.col, "kind": "refusal", "detail": d.reason})
     removed_loop = sum(1 for s in analysis.sites if s.kind == "loop_kwarg")

@@ -11,7 +11,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 from .collect import DEF_NAME, FUNC_NODES, ITERABLE_BUILTINS, PLAIN_VALUES, Collector, plain_iterable
 from ..diagnostics import Diagnostic
 from .facts import Analysis, ClassInfo, FuncInfo, RunPattern, Site, pos, refuse
-from .names import AWAITABLE_CALLS, LOCK_TYPES, ast_dotted, collect_names
+from .names import AWAITABLE_CALLS, LOCK_TYPES, AsyncioNames, ast_dotted, collect_names
 
 __all__ = ["Analysis", "Analyzer", "FuncInfo", "analyze"]
 
@@ -70,6 +70,7 @@ class Analyzer:
         for f in c.funcs:
             if f.protocol == "generator":
                 self._delegations(f)
+        cancel_fix = self._cancel_handlers()
         run = self._run_pattern()
         new_loops = self._module_loops(run)
         for site, func in c.sites:
@@ -95,7 +96,9 @@ class Analyzer:
             run=run,
             unused_decorator_imports=self._unused_decorator_imports(),
             manual=c.manual,
-            notes=[d for f, d in self.unsafe if f.convert],
+            notes=sorted([d for f, d in self.unsafe if f.convert] + [d for f in c.funcs if f.convert for d in f.cancel_notes],
+                         key=lambda d: (d.line, d.col)),
+            cancel_fix=cancel_fix,
             new_loops=new_loops,
             stmt_relevant=c.stmt_relevant,
             stmt_nested=c.stmt_nested,
@@ -377,6 +380,53 @@ class Analyzer:
                         break
         return any_change
 
+    # -- cancellation --------------------------------------------------
+    def _cancel_handlers(self) -> bool:
+        """Note each ``except Exception`` of a converted coroutine that caught cancellation.
+
+        Up to Python 3.7 ``asyncio.CancelledError`` was an ``Exception``: such
+        a handler around an await caught the cancellation; since 3.8 it passes
+        it on. Returns whether --unsafe-fixes may rewrite them (the name the
+        rewrite needs shadows nothing), noting each one either way.
+        """
+        found = [(f, i, h, n) for f in self.c.funcs if f.convert for i, n in f.tries
+                 for h in _cancel_catchers(n, self.names)]
+        if not found:
+            return False
+        spelling, clash = self._cancel_spelling()
+        for f, idx, h, node in found:
+            handler = node.handlers[h]
+            what = f"`except {ast.unparse(handler.type)}`"  # type: ignore[arg-type]
+            head = spelling.split(".")[0]
+            shadowed = clash or any(head in _bound_in(g.node) for g in f.ancestors())
+            line, col = pos(handler)
+            if self.unsafe_fixes and not shadowed:
+                f.cancel_handlers.setdefault(idx, []).append(h)
+                i = idx  # the libcst walk must reach this ``try``
+                while i >= 0 and not self.c.stmt_relevant[i]:
+                    self.c.stmt_relevant[i] = True
+                    i = self.c.stmt_parent[i]
+                reason = (f"unsafe fix: {what} made to also name {spelling}: up to Python 3.7 it caught "
+                          "the cancellation of the awaits in its try, since 3.8 it does not")
+            else:
+                reason = (f"{what} around an await caught asyncio.CancelledError up to Python 3.7; since 3.8 "
+                          "CancelledError is a BaseException and the cancellation passes this handler")
+                if not self.unsafe_fixes:
+                    reason += f" (--unsafe-fixes makes it also name {spelling})"
+                else:
+                    reason += f" (not rewritten: `{head}` is bound to something else here)"
+            f.cancel_notes.append(Diagnostic(line, col, reason, "note"))
+        return self.unsafe_fixes
+
+    def _cancel_spelling(self) -> Tuple[str, bool]:
+        """How the module names ``asyncio.CancelledError``; and whether that needs a clashing import."""
+        if self.names.imported.get("CancelledError") == "CancelledError":
+            return "CancelledError", False
+        if self.names.prefix is not None:
+            return self.names.prefix + ".CancelledError", False
+        # ``import asyncio`` would be added: only where nothing else is called asyncio
+        return "asyncio.CancelledError", "asyncio" in _bound_in(self.tree)
+
     # -- module level ----------------------------------------------------
     def _unused_decorator_imports(self) -> Set[str]:
         """Imported decorator names whose every use goes away."""
@@ -544,6 +594,62 @@ def _is_main_guard(test: ast.expr) -> bool:
     sides = {ast_dotted(test.left) or getattr(test.left, "value", None),
              ast_dotted(test.comparators[0]) or getattr(test.comparators[0], "value", None)}
     return sides == {"__name__", "__main__"}
+
+
+def _is_cancel_name(expr: ast.expr, names: "AsyncioNames") -> bool:
+    """``BaseException`` or any ``...CancelledError``: the handler sees cancellation anyway."""
+    dotted = ast_dotted(expr) or ""
+    last = (names.path(dotted) or dotted.split("."))[-1]
+    return dotted == "BaseException" or last == "CancelledError"
+
+
+def _awaits(body: List[ast.stmt]) -> bool:
+    """Whether statements await (``yield``, ``yield from``, ``await``, ``async for/with``) in their own scope."""
+    todo: List[ast.AST] = list(body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await, ast.AsyncFor, ast.AsyncWith)):
+            return True
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _cancel_catchers(node: ast.Try, names: "AsyncioNames") -> List[int]:
+    """Positions of the handlers of ``node`` that caught cancellation up to 3.7 and not since 3.8."""
+    if not node.handlers or not _awaits(node.body):
+        return []
+    out = []
+    for i, handler in enumerate(node.handlers):
+        t = handler.type
+        if t is None:
+            break  # a bare except catches everything, then and now
+        elts = t.elts if isinstance(t, ast.Tuple) else [t]
+        if any(_is_cancel_name(e, names) for e in elts):
+            break  # cancellation stops here, then and now
+        if any(isinstance(e, ast.Name) and e.id == "Exception" for e in elts):
+            out.append(i)
+            break  # up to 3.7 this one took the cancellation; later handlers never saw it
+    return out
+
+
+def _bound_in(node: ast.AST) -> Set[str]:
+    """Names ``node`` binds anywhere in it (assignments, imports, defs, parameters)."""
+    out: Set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+            out.add(n.id)
+        elif isinstance(n, ast.arg):
+            out.add(n.arg)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(n.name)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            for a in n.names:
+                if a.name != "asyncio" or a.asname or isinstance(n, ast.ImportFrom):
+                    out.add(a.asname or a.name.split(".")[0])
+        elif isinstance(n, ast.ExceptHandler) and n.name:
+            out.add(n.name)
+    return out
 
 
 def _params(node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> Set[str]:

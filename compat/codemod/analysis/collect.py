@@ -231,6 +231,8 @@ class Collector:
                 func.mixed_withs.append(node)
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.YieldFrom):
             func.stmt_yield_froms.append(node.value)
+        elif isinstance(node, ast.Try):
+            func.tries.append((self._stmt_stack[-1], node))
 
     def _driver_iter(self, expr: ast.expr, func: Optional[FuncInfo], cls: Optional[ClassInfo]) -> None:
         self.drivers.append((func, cls, expr, expr))

@@ -66,6 +66,12 @@ class FuncInfo:
     # ``.__await__()``: calls of these dotted names, and other expressions?
     wrap_calls: Set[str] = field(default_factory=set)
     wrap_other: bool = False
+    # ``try`` statements of the own body: (statement index, node)
+    tries: List[Tuple[int, ast.Try]] = field(default_factory=list)
+    # ``except Exception`` handlers that caught cancellation up to 3.7:
+    # statement index of their ``try`` -> handler positions in it
+    cancel_handlers: Dict[int, List[int]] = field(default_factory=dict)
+    cancel_notes: List[Diagnostic] = field(default_factory=list)
 
     @property
     def is_async(self) -> bool:
@@ -114,6 +120,8 @@ class Analysis:
     unused_decorator_imports: Set[str]
     manual: List[Diagnostic] = field(default_factory=list)
     notes: List[Diagnostic] = field(default_factory=list)  # what --unsafe-fixes changed
+    # --unsafe-fixes: ``except Exception`` around awaits also names CancelledError
+    cancel_fix: bool = False
     # statement indices of ``loop = get_event_loop()`` under a main guard,
     # made ``new_event_loop()`` + ``set_event_loop()``
     new_loops: Set[int] = field(default_factory=set)

@@ -40,7 +40,7 @@ STAR_NAMES = frozenset(
     LOOP_REMOVED | AWAITABLE_CALLS
     | {"coroutine", "Task", "Future", "ensure_future", "get_event_loop", "new_event_loop",
        "set_event_loop", "run_coroutine_threadsafe", "JoinableQueue", "iscoroutine",
-       "iscoroutinefunction"}
+       "iscoroutinefunction", "CancelledError"}
 )
 
 Path = Tuple[str, ...]

@@ -7,6 +7,7 @@ several transforms act on, ``ORDER`` is the order they see it in.
 from typing import List, Type
 
 from .base import Pipeline, State, Transform
+from .cancel import CancelledErrorHandlers
 from .coroutine import CoroutineToAsync
 from .ensure_future import EnsureFuture
 from .event_loop import NewEventLoop
@@ -19,6 +20,7 @@ from .wait import WaitWrapsCoroutines
 
 ORDER: List[Type[Transform]] = [
     CoroutineToAsync,
+    CancelledErrorHandlers,
     ProtocolMethods,
     RemoveLoopArgument,
     EnsureFuture,
