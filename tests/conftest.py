@@ -6,10 +6,11 @@ import asyncio
 import os
 import signal
 import socket
-from typing import Callable, Iterator, List, Tuple
+from typing import Any, Callable, Iterator, List, Tuple
 
 import pytest
 import uvloop
+from support import StubSocket
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -137,3 +138,26 @@ def each_loop(request: pytest.FixtureRequest) -> Iterator[str]:
     finally:
         asyncio.set_event_loop(None)
         loop.close()
+
+
+@pytest.fixture
+def stub_channel() -> Iterator[Callable[[Callable[[Any], int]], Any]]:
+    """A connected dispatcher_with_send (own plain map) whose socket.send is given."""
+    from compat import asyncore
+
+    made: List[Tuple[int, int, dict]] = []
+
+    def make(send: Callable[[Any], int]) -> Any:
+        r, w = os.pipe()
+        m: dict = {}
+        chan = asyncore.dispatcher_with_send(map=m)
+        chan.set_socket(StubSocket(r, send))
+        chan.connected = True
+        made.append((r, w, m))
+        return chan
+
+    yield make
+    for r, w, m in made:
+        os.close(r)
+        os.close(w)
+        m.clear()

@@ -1,7 +1,6 @@
 """Before/after pairs for every rewrite of the codemod (hard cases 1-17 included)."""
 import textwrap
 
-import pytest
 
 import libcst  # noqa: E402,F401  (the test extra installs it: a missing libcst fails, not skips)
 

@@ -7,11 +7,9 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 
-from test_codemod_cli import LEGACY, MODERN, REPO, TIMEOUT, needs_libcst, run
+from test_codemod_cli import LEGACY, MODERN, REPO, TIMEOUT, run
 
-pytestmark = needs_libcst
 
 
 def test_write_follows_a_symlink_and_keeps_it(tmp_path):

@@ -1,7 +1,6 @@
 """Nothing skipped silently: star imports, imports inside try/if (issue 18, point 2)."""
 import textwrap
 
-import pytest
 
 import libcst  # noqa: E402,F401  (the test extra installs it: a missing libcst fails, not skips)
 

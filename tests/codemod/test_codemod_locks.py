@@ -1,7 +1,6 @@
 """``with (yield from x)`` and module-level loops (issue 18, point 3)."""
 import textwrap
 
-import pytest
 
 import libcst  # noqa: E402,F401  (the test extra installs it: a missing libcst fails, not skips)
 

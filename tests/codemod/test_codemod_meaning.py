@@ -6,7 +6,6 @@ point, the rewritten module is also run on this interpreter.
 import asyncio
 import textwrap
 
-import pytest
 
 import libcst  # noqa: E402,F401  (the test extra installs it: a missing libcst fails, not skips)
 

@@ -1,7 +1,6 @@
 """Every refusal: the function is left as it was and reported as path:line:col: reason."""
 import textwrap
 
-import pytest
 
 import libcst  # noqa: E402,F401  (the test extra installs it: a missing libcst fails, not skips)
 

@@ -768,44 +768,6 @@ def test_own_loop_polls_oob_data_without_a_second_epoll(clean_map):
 # -- the per-message shortcuts keep asyncore's behaviour --
 
 
-class _Sock:
-    """A socket stand-in whose send() does what the test says."""
-
-    def __init__(self, fd, send):
-        self._fd = fd
-        self.send = send
-
-    def fileno(self):
-        return self._fd
-
-    def setblocking(self, flag):
-        pass
-
-    def close(self):
-        pass
-
-
-@pytest.fixture
-def stub_channel():
-    """Make a connected dispatcher_with_send whose socket.send is given."""
-    made = []
-
-    def make(send):
-        r, w = os.pipe()
-        m = {}
-        chan = asyncore.dispatcher_with_send(map=m)
-        chan.set_socket(_Sock(r, send))
-        chan.connected = True
-        made.append((r, w, m))
-        return chan
-
-    yield make
-    for r, w, m in made:
-        os.close(r)
-        os.close(w)
-        m.clear()
-
-
 @pytest.mark.parametrize(
     "error, queued, closed",
     [(BlockingIOError(11, "would block"), b"data", False), (ConnectionResetError(104, "reset"), b"data", True)],

@@ -10,53 +10,16 @@ one send() or write event must not allocate anything near the queue's size.
 import os
 import socket
 import tracemalloc
-from typing import Any, Callable, Iterator, List, Tuple
+from typing import Any, Callable, List
 
 import pytest
+from support import StubSocket
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compat import asyncore
 
 MB = 1 << 20
-
-
-class _Sock:
-    """Just enough socket for a dispatcher, with a send() the test controls."""
-
-    def __init__(self, fd: int, send: Callable[[Any], int]) -> None:
-        self._fd = fd
-        self.send = send
-
-    def fileno(self) -> int:
-        return self._fd
-
-    def setblocking(self, flag: bool) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-@pytest.fixture
-def stub_channel() -> Iterator[Callable[[Callable[[Any], int]], asyncore.dispatcher_with_send]]:
-    """A connected dispatcher_with_send (own plain map) whose socket.send is given."""
-    made: List[Tuple[int, int, dict]] = []
-
-    def make(send: Callable[[Any], int]) -> asyncore.dispatcher_with_send:
-        r, w = os.pipe()
-        m: dict = {}
-        chan = asyncore.dispatcher_with_send(map=m)
-        chan.set_socket(_Sock(r, send))
-        chan.connected = True
-        made.append((r, w, m))
-        return chan
-
-    yield make
-    for r, w, m in made:
-        os.close(r)
-        os.close(w)
-        m.clear()
 
 
 class Wire:
@@ -214,7 +177,7 @@ def test_what_the_socket_and_subclasses_see_is_what_3_11_showed(ops):
         wire = Wire()
         m: dict = {}
         chan = asyncore.dispatcher_with_send(map=m)
-        chan.set_socket(_Sock(r, wire.send))
+        chan.set_socket(StubSocket(r, wire.send))
         chan.connected = True
         model = b""  # 3.11's out_buffer
         expected_calls: List[bytes] = []

@@ -79,3 +79,21 @@ class Listener(asyncore.dispatcher):
             self.accepted.append(self.handler(sock))
         else:
             self.accepted.append(self.handler(sock, map=self.private_map))
+
+
+class StubSocket:
+    """Just enough socket for a dispatcher (a real fd to poll), with a send()
+    the test controls."""
+
+    def __init__(self, fd: int, send: Callable[[Any], int]) -> None:
+        self._fd = fd
+        self.send = send
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def setblocking(self, flag: bool) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
