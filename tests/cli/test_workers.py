@@ -157,7 +157,9 @@ class Supervisor:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self.reader.join(WAIT)
+        # A worker notices within a poll and then drains; on a machine running
+        # three suites at once on two cores that has taken over WAIT once.
+        self.reader.join(2 * WAIT)
         while not self.lines.empty():
             self.seen.append(self.lines.get())
         assert not self.reader.is_alive(), "a worker outlived its supervisor:\n" + "\n".join(self.seen)

@@ -150,9 +150,18 @@ def check_loop_bound_mixin() -> None:
 
 
 def check_condition_lock() -> None:
-    lock = asyncio.Lock()
-    assert asyncio.Condition(lock)._lock is lock  # type: ignore[attr-defined]
-    assert isinstance(asyncio.Condition()._lock, asyncio.Lock)  # type: ignore[attr-defined]
+    async def inside() -> None:
+        # Made in a running loop: before 3.10 the primitives bind a loop at
+        # creation, and outside one that depends on what ran before.
+        lock = asyncio.Lock()
+        assert asyncio.Condition(lock)._lock is lock  # type: ignore[attr-defined]
+        assert isinstance(asyncio.Condition()._lock, asyncio.Lock)  # type: ignore[attr-defined]
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(inside())
+    finally:
+        loop.close()
 
 
 CHECKS: Dict[Tuple[str, str], Callable[[], None]] = {
