@@ -88,8 +88,7 @@ class Server:
         self.entries: Dict[int, _Entry] = {}
         self.polled: Dict[int, _Entry] = {}
         self.dirty: List[_Entry] = []
-        self.hooked = False
-        self._selector: Any = None  # the core's HookedSelector, on its own loop
+        self.selector: Any = None  # the core's HookedSelector, on its own loop
         self.run: Optional[_Run] = None
         # The channel whose handler runs now (its re-sync follows the handler).
         self.current: Any = None
@@ -124,10 +123,9 @@ class Server:
         self.thread = threading.get_ident()
         _attached.add(self)
         selector = getattr(loop, "compat_selector", None)
-        self.hooked = selector is not None
-        if self.hooked:
+        if selector is not None:
             selector.servers.append(self)
-            self._selector = selector
+            self.selector = selector
         if self.plain:
             _plain_servers[id(self.map)] = self
         for fd, obj in list(self.map.items()):
@@ -159,10 +157,9 @@ class Server:
         # A re-sync queued on the loop being left never runs there: the next
         # loop must be able to queue its own.
         self._resync_pending = False
-        if self.hooked and self in self._selector.servers:
-            self._selector.servers.remove(self)
-        self.hooked = False
-        self._selector = None
+        if self.selector is not None and self in self.selector.servers:
+            self.selector.servers.remove(self)
+        self.selector = None
         if _plain_servers.get(id(self.map)) is self:
             del _plain_servers[id(self.map)]
 
@@ -274,7 +271,7 @@ class Server:
             return  # an asyncio server/transport: its loop already polls the fd
         if is_polled(obj):
             self.polled[fd] = entry
-        if not self.hooked:
+        if self.selector is None:
             # Our own selector polls OOB data with the fd itself (EPOLLPRI).
             self._pri_register(fd)
         # Asked before the next poll, not now: asyncore never called the
@@ -323,7 +320,7 @@ class Server:
             return
         entry.dirty = True
         self.dirty.append(entry)
-        if not self.hooked and not self._resync_pending and self.loop is not None:
+        if self.selector is None and not self._resync_pending and self.loop is not None:
             self._resync_pending = True
             self.loop.call_soon(self._resync)
 
@@ -370,7 +367,7 @@ class Server:
 
     def _set_interest(self, entry: _Entry, r: bool, w: bool) -> None:
         fd = entry.fd
-        selector = self._selector
+        selector = self.selector
         if selector is not None:
             # Our own loop: the selector holds the entry and HookedSelector
             # dispatches it straight after the poll (no asyncio Handle).
@@ -398,7 +395,7 @@ class Server:
             return
         loop = self.loop
         if loop is not None and not loop.is_closed():
-            selector = self._selector
+            selector = self.selector
             try:
                 if selector is not None:
                     selector.drop_channel(entry.fd)
@@ -508,7 +505,7 @@ class Server:
             # before that poll (on asyncio's loops, it runs in the next pass
             # and is ignored there).
             self.loop.call_soon(run.close_pass, run.passes)  # type: ignore[union-attr]
-        if self.polled and not self.hooked and not self._resync_pending:
+        if self.polled and self.selector is None and not self._resync_pending:
             self._resync_pending = True
             self.loop.call_soon(self._resync)  # type: ignore[union-attr]
 

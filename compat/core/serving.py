@@ -128,7 +128,7 @@ def _run_until_empty(server: Server, loop: asyncio.AbstractEventLoop, timeout: f
     # as asyncore's pass did, even when no fd and no timer wakes the loop.
     def heartbeat() -> None:
         nonlocal beat
-        if not server.hooked:
+        if server.selector is None:  # loops compat does not own
             server.prepare()
         beat = loop.call_later(timeout or 30.0, heartbeat)
 
